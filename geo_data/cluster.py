@@ -85,8 +85,7 @@ class Cluster:
         """libpq connection string (for psycopg and psql)."""
         password = self.password_file.read_text().strip()
         return (
-            f"host=127.0.0.1 port={self.port} user={PG_USER} dbname={database} "
-            f"password={password}"
+            f"host=127.0.0.1 port={self.port} user={PG_USER} dbname={database} password={password}"
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -118,11 +117,14 @@ class Cluster:
         try:
             self._pg(
                 str(bindir / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", PG_USER,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                PG_USER,
                 "--auth=scram-sha-256",
                 f"--pwfile={pwfile.name}",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--locale=C.UTF-8",
             )
         finally:
@@ -142,8 +144,15 @@ class Cluster:
         self._own(self.run_dir)
         self._write_conf()
         result = self._pg(
-            str(bindir / "pg_ctl"), "start", "-w", "-t", "60",
-            "-D", str(self.data_dir), "-l", str(self.log_file),
+            str(bindir / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
             check=False,
         )
         if result.returncode != 0:

@@ -35,8 +35,17 @@ LEVELS = ("city", "district", "street", "community", "grid", "courtyard")
 TILING_LEVELS = ("district", "street", "community", "grid")
 CHANNELS = ("hotline", "web", "app", "wechat", "grid_worker", "iot_sensor", "video_ai", "walk_in")
 CASE_STATUSES = (
-    "reported", "accepted", "dispatched", "in_progress", "handled", "verified",
-    "closed", "rejected", "escalated", "reopened", "merged",
+    "reported",
+    "accepted",
+    "dispatched",
+    "in_progress",
+    "handled",
+    "verified",
+    "closed",
+    "rejected",
+    "escalated",
+    "reopened",
+    "merged",
 )
 CLOSED_STATUSES = ("closed", "rejected", "merged")
 HANDLING_LEVELS = ("community", "street", "district")
@@ -51,9 +60,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-_LEVEL_RANK_SQL = "CASE level " + " ".join(
-    f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(LEVELS)
-) + " END"
+_LEVEL_RANK_SQL = (
+    "CASE level "
+    + " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(LEVELS))
+    + " END"
+)
 
 
 class Base(DeclarativeBase):

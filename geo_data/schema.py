@@ -25,3 +25,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def reset(engine: Engine) -> None:
+    """Drop everything in the public schema (PostGIS stays installed)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))

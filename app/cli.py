@@ -1,0 +1,306 @@
+"""The ``gridwatch`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from app.runtime import database_url, engine_for, main_cluster
+from app.settings import Settings
+from geo_data.actors import UnknownActorError, actor_by_username
+from geo_data.cluster import ClusterError
+from geo_data.loaders import LoadError
+from geo_data.reference import sync_categories
+from geo_data.schema import migrate
+from geo_data.stats import is_empty, load_stats
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict).setdefault("settings", Settings())
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def migrate_all(engine: Engine) -> int:
+    """Schema to head and the catalogue synced; returns the number of categories."""
+    migrate(engine)
+    with engine.begin() as conn:
+        return sync_categories(conn)
+
+
+@click.group(context_settings=CONTEXT)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """GridWatch: the command centre for urban grid governance.
+
+    Settings come from GRIDWATCH_* environment variables (see README). Without
+    GRIDWATCH_DATABASE_URL a private PostGIS cluster is provisioned and used.
+    """
+    _settings(ctx)
+
+
+# -- db -------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def db() -> None:
+    """Provision, start, stop and migrate the database."""
+
+
+@db.command("up")
+@click.pass_context
+def db_up(ctx: click.Context) -> None:
+    """Provision (first time) and start the private cluster; print its URL."""
+    settings = _settings(ctx)
+    if settings.database_url:
+        click.echo("GRIDWATCH_DATABASE_URL is set: the private cluster is not used.")
+        return
+    try:
+        url = database_url(settings)
+    except ClusterError as exc:
+        _fail(str(exc))
+    click.echo(f"running: {_hide_password(url)}")
+
+
+@db.command("down")
+@click.pass_context
+def db_down(ctx: click.Context) -> None:
+    """Stop the private cluster."""
+    cluster = main_cluster(_settings(ctx))
+    cluster.stop()
+    click.echo("stopped")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Say whether the private cluster runs, where its data lives, and its URL."""
+    settings = _settings(ctx)
+    if settings.database_url:
+        click.echo(f"external database: {_hide_password(settings.database_url)}")
+        return
+    cluster = main_cluster(settings)
+    if not cluster.is_initialised():
+        click.echo(f"not provisioned (would live in {cluster.root}); run: gridwatch db up")
+        sys.exit(3)
+    state = "running" if cluster.is_running() else "stopped"
+    click.echo(f"{state}: {_hide_password(cluster.url(settings.db_name))}")
+    click.echo(f"data: {cluster.data_dir}\nlog: {cluster.log_file}")
+    if state == "stopped":
+        sys.exit(3)
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Bring the schema up to date and sync the category catalogue."""
+    engine = _engine(ctx)
+    n = migrate_all(engine)
+    click.echo(f"schema at head; {n} categories")
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _engine(ctx: click.Context) -> Engine:
+    try:
+        return engine_for(_settings(ctx))
+    except ClusterError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+# -- etl ------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def etl() -> None:
+    """Load geodata and historical cases."""
+
+
+@etl.command("load")
+@click.argument("kind", type=click.Choice(["areas", "buildings", "cameras", "workers", "cases"]))
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--crs",
+    help="Coordinate system of the file if not declared in it, or to "
+    "override it: EPSG:xxxx, or gcj02 for GCJ-02 lon/lat (converted to WGS-84).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["city", "district", "street", "community", "grid", "courtyard"]),
+    help="Level of every row, for an areas file without a level column.",
+)
+@click.option(
+    "--timezone",
+    default="Asia/Shanghai",
+    show_default=True,
+    help="Zone of timestamps that carry none.",
+)
+@click.option(
+    "--tolerance",
+    default=0.01,
+    show_default=True,
+    help="Share of a child area allowed outside its parent.",
+)
+@click.option(
+    "--as",
+    "username",
+    default="system",
+    show_default=True,
+    help="The user the load is recorded as.",
+)
+@click.pass_context
+def etl_load(
+    ctx: click.Context,
+    kind: str,
+    path: Path,
+    crs: str | None,
+    level: str | None,
+    timezone: str,
+    tolerance: float,
+    username: str,
+) -> None:
+    """Load one file of KIND (GeoJSON, GeoPackage, Shapefile or CSV) in one transaction.
+
+    Areas must be loaded before what lies in them. A bad file changes nothing and
+    the error names each offending row.
+    """
+    from etl.load import load_file
+
+    engine = _engine(ctx)
+    started = time.monotonic()
+    try:
+        with engine.begin() as conn:
+            actor = actor_by_username(conn, username)
+            result, notes = load_file(
+                conn,
+                kind,
+                path,
+                actor,
+                crs=crs,
+                level=level,
+                timezone=timezone,
+                tolerance=tolerance,
+            )
+    except (LoadError, UnknownActorError) as exc:
+        _fail(str(exc))
+    elapsed = time.monotonic() - started
+    extra = "; ".join(notes + result.notes)
+    click.echo(
+        f"loaded {result.rows} {kind} from {path} in {elapsed:.1f}s"
+        + (f" ({extra})" if extra else "")
+    )
+
+
+@etl.command("demo")
+@click.option(
+    "--scale",
+    type=click.Choice(["district", "city"]),
+    default="district",
+    show_default=True,
+    help="district: Chenghua in detail; city: all of Chengdu.",
+)
+@click.option("--seed", default=None, type=int, help="Random seed (default: the fixed demo seed).")
+@click.option("--force", is_flag=True, help="Load even if the store already holds areas.")
+@click.pass_context
+def etl_demo(ctx: click.Context, scale: str, seed: int | None, force: bool) -> None:
+    """Generate and load the demo city on Chenghua's real outline (deterministic)."""
+    engine = _engine(ctx)
+    migrate_all(engine)
+    with engine.connect() as conn:
+        if not is_empty(conn) and not force:
+            _fail(
+                "the store already holds areas; the demo loads into an empty store "
+                "(reset with: gridwatch db reset)"
+            )
+    _load_demo(engine, scale, seed)
+
+
+def _load_demo(engine: Engine, scale: str, seed: int | None) -> None:
+    from etl.demo_load import load_demo
+
+    started = time.monotonic()
+    report = load_demo(engine, scale=scale, seed=seed, progress=lambda m: click.echo(f"  {m}"))
+    click.echo(f"demo city loaded in {time.monotonic() - started:.0f}s:")
+    for name, n in report.items():
+        click.echo(f"  {name:<12} {n:>9,}")
+
+
+@db.command("reset")
+@click.confirmation_option(prompt="Drop every table and load nothing?")
+@click.pass_context
+def db_reset(ctx: click.Context) -> None:
+    """Drop the schema and migrate it anew (all data is lost)."""
+    from geo_data.schema import reset
+
+    engine = _engine(ctx)
+    reset(engine)
+    n = migrate_all(engine)
+    click.echo(f"schema recreated; {n} categories")
+
+
+# -- stats, serve, demo ----------------------------------------------------------------
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts per table and per area level."""
+    engine = _engine(ctx)
+    with engine.connect() as conn:
+        figures = load_stats(conn)
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    for section, values in figures.items():
+        click.echo(section.replace("_", " ") + ":")
+        for name, n in values.items():
+            click.echo(f"  {name:<14} {n:>9,}")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Default: GRIDWATCH_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: GRIDWATCH_PORT (8050).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the app."""
+    from app import create_app
+
+    settings = _settings(ctx)
+    engine = _engine(ctx)
+    migrate_all(engine)
+    app = create_app(settings, engine=engine)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"GridWatch on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False)
+
+
+@main.command("demo")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """db up + migrate + demo city (if empty) + serve."""
+    engine = _engine(ctx)
+    migrate_all(engine)
+    with engine.connect() as conn:
+        empty = is_empty(conn)
+    if empty:
+        click.echo("loading the demo city (first run only)...")
+        _load_demo(engine, "district", None)
+    ctx.invoke(serve, host=host, port=port)

@@ -1,0 +1,3 @@
+"""Component ids, defined once."""
+
+STATS_TABLE = "stats-table"
