@@ -431,13 +431,13 @@ def _check_fields(
                 ]
             out[field.name] = pd.array(numbers.where(ok).to_numpy(), dtype="Int64")
         elif field.type == "datetime":
-            stamps = pd.to_datetime(text.where(~blank), errors="coerce", format="mixed")
+            stamps = _parse_times(text.where(~blank), timezone)
             bad = ~blank & stamps.isna().to_numpy()
             problems += [
                 f"{row_word} {r}: {field.name} {v!r} is not a date and time"
                 for r, v in zip(rows[bad], raw[bad], strict=True)
             ]
-            out[field.name] = _to_utc(stamps, timezone) if not bad.any() else pd.NaT
+            out[field.name] = stamps.to_numpy()
         elif field.type == "bool":
             lowered = text.str.lower()
             truth = lowered.isin(TRUE_WORDS).to_numpy()
@@ -453,10 +453,20 @@ def _check_fields(
     return out
 
 
-def _to_utc(stamps: pd.Series, timezone: str) -> pd.Series:
-    """Timestamps as UTC; naive ones are taken in ``timezone``."""
-    if stamps.dt.tz is None:
-        return stamps.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
-            "UTC"
-        )
-    return stamps.dt.tz_convert("UTC")
+def _parse_times(values: pd.Series, timezone: str) -> pd.Series:
+    """Timestamps as UTC; those without an offset are taken in ``timezone``."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # vector files may carry real datetimes
+        stamps = values if values.dt.tz is not None else values.dt.tz_localize(timezone)
+        return stamps.dt.tz_convert("UTC")
+    values = values.astype("string")
+    aware = values.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        out[aware] = pd.to_datetime(values[aware], errors="coerce", utc=True, format="mixed")
+    naive = ~aware & values.notna()
+    if naive.any():
+        local = pd.to_datetime(values[naive], errors="coerce", format="mixed")
+        out[naive] = local.dt.tz_localize(
+            timezone, ambiguous="NaT", nonexistent="NaT"
+        ).dt.tz_convert("UTC")
+    return out

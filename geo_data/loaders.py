@@ -113,6 +113,7 @@ def load_areas(
     conn.execute(
         text(
             """
+            DROP TABLE IF EXISTS stage_areas;
             CREATE TEMP TABLE stage_areas (
                 row_no int, code text, parent_code text, level text, name_zh text,
                 name_en text, population int, households int, wkb bytea, geom geometry
@@ -259,8 +260,8 @@ def _stage(conn: Connection, name: str, columns: dict[str, str], frame: pd.DataF
     spec = ", ".join(f"{c} {t}" for c, t in columns.items())
     conn.execute(
         text(
-            f"CREATE TEMP TABLE {name} (row_no int, {spec}, wkb bytea, geom geometry,"
-            " pt geometry) ON COMMIT DROP"
+            f"DROP TABLE IF EXISTS {name}; CREATE TEMP TABLE {name}"
+            f" (row_no int, {spec}, wkb bytea, geom geometry, pt geometry) ON COMMIT DROP"
         )
     )
     geoms = frame.geometry.to_numpy() if isinstance(frame, gpd.GeoDataFrame) else None
@@ -303,7 +304,8 @@ def _refuse_unresolved(conn: Connection, stage: str, source: str, what: str) -> 
         conn,
         f"""
         SELECT 'row ' || s.row_no || ': ' || '{what} at ('
-               || round(ST_X(s.pt)::numeric, 6) || ', ' || round(ST_Y(s.pt)::numeric, 6)
+               || trim_scale(round(ST_X(s.pt)::numeric, 6)) || ', '
+               || trim_scale(round(ST_Y(s.pt)::numeric, 6))
                || ') lies outside every loaded area'
         FROM {stage} s
         WHERE NOT EXISTS (
@@ -554,6 +556,7 @@ def load_cases(
     conn.execute(
         text(
             """
+            DROP TABLE IF EXISTS new_cases;
             CREATE TEMP TABLE new_cases ON COMMIT DROP AS
             SELECT c.id, s.duplicate_of_channel, s.duplicate_of_external_id
             FROM stage_cases s JOIN cases c

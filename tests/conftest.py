@@ -1,0 +1,67 @@
+"""Shared fixtures: a real PostGIS cluster started by the test session.
+
+The cluster lives beside the demo's (``<state dir>/pg-test``) on its own port with
+``fsync=off``; each session gets a freshly migrated database, and each test a
+connection whose transaction is rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from app.settings import Settings
+from geo_data.actors import Actor, system_actor
+from geo_data.cluster import Cluster
+from geo_data.db import make_engine
+from geo_data.reference import sync_categories
+from geo_data.schema import migrate
+
+TEST_PORT = int(os.environ.get("GRIDWATCH_TEST_DB_PORT", "55433"))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(database_url=None, port=0)
+
+
+@pytest.fixture(scope="session")
+def cluster(settings: Settings) -> Cluster:
+    test_cluster = Cluster(settings.state_dir / "pg-test", TEST_PORT, for_tests=True)
+    test_cluster.start()
+    return test_cluster
+
+
+def fresh_database(cluster: Cluster, name: str) -> Engine:
+    """Drop and recreate ``name``, migrate it and sync the catalogue."""
+    cluster.drop_database(name)
+    cluster.ensure_database(name)
+    engine = make_engine(cluster.url(name))
+    migrate(engine)
+    with engine.begin() as conn:
+        sync_categories(conn)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engine(cluster: Cluster) -> Iterator[Engine]:
+    test_engine = fresh_database(cluster, "gridwatch_test")
+    yield test_engine
+    test_engine.dispose()
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def system(conn: Connection) -> Actor:
+    return system_actor(conn)
