@@ -117,7 +117,9 @@ def _hide_password(url: str) -> str:
 
 def _engine(ctx: click.Context) -> Engine:
     try:
-        return engine_for(_settings(ctx))
+        engine = engine_for(_settings(ctx))
+        ctx.call_on_close(engine.dispose)
+        return engine
     except ClusterError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
