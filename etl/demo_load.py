@@ -45,21 +45,24 @@ def load_demo(
     seed = DEFAULT_SEED if seed is None else seed
     end = end or datetime.now(UTC).replace(second=0, microsecond=0)
     source = f"demo:{scale}:seed={seed}"
-    say = progress or (lambda _m: None)
+
+    def say(message: str) -> None:
+        if progress:
+            tqdm.write(f"  {message}")
+
     with tqdm(total=len(STEPS), unit="step", disable=progress is None, leave=False) as bar:
 
         def step(name: str) -> None:
             bar.set_description(name)
 
-        def note(message: str) -> None:
-            if progress:
-                tqdm.write(f"  {message}")
-
         step("generate city")
-        city = generate_city(scale=scale, seed=seed, progress=note)
+        city = generate_city(scale=scale, seed=seed, progress=say)
+        # The generator dates worker positions from a fixed epoch; move them to ``end``.
+        seen = city.workers["last_seen_at"]
+        city.workers["last_seen_at"] = seen + (end - seen.max())
         bar.update()
         step("generate cases")
-        cases = generate_cases(city, categories_frame(), end=end, seed=seed, progress=note)
+        cases = generate_cases(city, categories_frame(), end=end, seed=seed, progress=say)
         bar.update()
         with engine.begin() as conn:
             actor = system_actor(conn)
@@ -84,9 +87,9 @@ def load_demo(
         bar.update()
     with engine.connect() as conn:
         figures = load_stats(conn)
+    plural = {"city": "cities", "community": "communities"}
     return figures["tables"] | {
-        f"{level}s" if level != "city" else "cities": n
-        for level, n in figures["areas_by_level"].items()
+        plural.get(level, f"{level}s"): n for level, n in figures["areas_by_level"].items()
     }
 
 

@@ -89,6 +89,9 @@ def _problems(conn: Connection, sql: str, params: dict | None = None) -> list[st
 
 
 def _record_load(conn: Connection, actor: Actor, kind: str, source: str, rows: int) -> None:
+    """Audit the load, and refresh the planner's statistics of the table just written
+    (later loads in the same transaction join against it)."""
+    conn.execute(text(f"ANALYZE {kind}"))
     conn.execute(
         text("INSERT INTO data_loads (actor_id, kind, source, rows) VALUES (:a, :k, :s, :n)"),
         {"a": actor.id, "k": kind, "s": source, "n": rows},
@@ -242,17 +245,39 @@ def _fill_ancestors(conn: Connection) -> None:
 
 # -- located things --------------------------------------------------------------------
 
-RESOLVE_SQL = """
-    LEFT JOIN LATERAL (
-        SELECT a.district_id, a.street_id, a.community_id, a.grid_id FROM areas a
-        WHERE a.level_rank BETWEEN 1 AND 4 AND ST_Intersects(a.geom, s.pt)
-        ORDER BY a.level_rank DESC LIMIT 1
-    ) r ON true
-    LEFT JOIN LATERAL (
-        SELECT c.id FROM areas c
-        WHERE c.level = 'courtyard' AND ST_Intersects(c.geom, s.pt) LIMIT 1
-    ) cy ON true
-"""
+AREA_REFS = "district_id, street_id, community_id, grid_id, courtyard_id"
+
+
+def _resolve(conn: Connection, stage: str) -> None:
+    """Fill the staged rows' area ids at every level from their point, in PostGIS.
+
+    Grids tile the jurisdiction, so one small-polygon lookup usually settles every
+    level (grids carry their ancestors); only points outside any grid fall back to the
+    deepest coarser area. Courtyards are looked up separately since they do not tile.
+    """
+    conn.execute(
+        text(
+            f"""
+            ALTER TABLE {stage} ADD COLUMN district_id int, ADD COLUMN street_id int,
+                ADD COLUMN community_id int, ADD COLUMN grid_id int, ADD COLUMN courtyard_id int;
+            UPDATE {stage} s SET district_id = a.district_id, street_id = a.street_id,
+                   community_id = a.community_id, grid_id = a.grid_id
+            FROM areas a
+            WHERE a.level = 'grid' AND s.pt IS NOT NULL AND ST_Intersects(a.geom, s.pt);
+            UPDATE {stage} s SET district_id = r.district_id, street_id = r.street_id,
+                   community_id = r.community_id
+            FROM {stage} s2 CROSS JOIN LATERAL (
+                SELECT a.district_id, a.street_id, a.community_id FROM areas a
+                WHERE a.level_rank BETWEEN 1 AND 3 AND ST_Intersects(a.geom, s2.pt)
+                ORDER BY a.level_rank DESC LIMIT 1
+            ) r
+            WHERE s.row_no = s2.row_no AND s2.grid_id IS NULL AND s2.pt IS NOT NULL;
+            UPDATE {stage} s SET courtyard_id = c.id
+            FROM areas c
+            WHERE c.level = 'courtyard' AND s.pt IS NOT NULL AND ST_Intersects(c.geom, s.pt);
+            """
+        )
+    )
 
 
 def _stage(conn: Connection, name: str, columns: dict[str, str], frame: pd.DataFrame) -> None:
@@ -300,6 +325,8 @@ def _refuse_existing(conn: Connection, table: str, stage: str, source: str) -> N
 
 
 def _refuse_unresolved(conn: Connection, stage: str, source: str, what: str) -> None:
+    """Resolve the staged points and refuse those outside every loaded area."""
+    _resolve(conn, stage)
     problems = _problems(
         conn,
         f"""
@@ -307,11 +334,7 @@ def _refuse_unresolved(conn: Connection, stage: str, source: str, what: str) -> 
                || trim_scale(round(ST_X(s.pt)::numeric, 6)) || ', '
                || trim_scale(round(ST_Y(s.pt)::numeric, 6))
                || ') lies outside every loaded area'
-        FROM {stage} s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM areas a WHERE a.level_rank BETWEEN 1 AND 4
-              AND ST_Intersects(a.geom, s.pt)
-        )
+        FROM {stage} s WHERE s.district_id IS NULL
         ORDER BY s.row_no
         """,
     )
@@ -333,8 +356,8 @@ def load_buildings(
             INSERT INTO buildings (code, name_zh, name_en, floors, use, geom,
                                    district_id, street_id, community_id, grid_id, courtyard_id)
             SELECT s.code, s.name_zh, s.name_en, s.floors, s.use, ST_Multi(s.geom),
-                   r.district_id, r.street_id, r.community_id, r.grid_id, cy.id
-            FROM stage_buildings s {RESOLVE_SQL}
+                   {AREA_REFS}
+            FROM stage_buildings s
             """
         )
     )
@@ -373,8 +396,8 @@ def load_cameras(
             INSERT INTO cameras (code, name_zh, tier, status, stream_url, geom, {H3_LIST},
                                  district_id, street_id, community_id, grid_id, courtyard_id)
             SELECT s.code, s.name_zh, s.tier, s.status, s.stream_url, s.geom, {H3_LIST},
-                   r.district_id, r.street_id, r.community_id, r.grid_id, cy.id
-            FROM stage_cameras s {RESOLVE_SQL}
+                   {AREA_REFS}
+            FROM stage_cameras s
             """
         )
     )
@@ -538,7 +561,7 @@ def load_cases(
             )
             SELECT s.channel, s.external_id, s.category_code, s.severity, s.status, s.pt,
                    {", ".join("s." + c for c in H3_STAGE)},
-                   r.district_id, r.street_id, r.community_id, r.grid_id, cy.id,
+                   s.district_id, s.street_id, s.community_id, s.grid_id, s.courtyard_id,
                    s.reported_at, s.accepted_at, s.dispatched_at, s.handled_at, s.closed_at,
                    s.reported_at + make_interval(secs => 3600 * CASE s.severity
                        WHEN 1 THEN k.sla_hours_s1 WHEN 2 THEN k.sla_hours_s2
@@ -548,7 +571,6 @@ def load_cases(
             FROM stage_cases s
             JOIN categories k ON k.code = s.category_code
             LEFT JOIN workers w ON w.code = s.assignee_code
-            {RESOLVE_SQL}
             ORDER BY s.reported_at
             """
         )
