@@ -4,34 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dash import Dash, html
+from dash import Dash, dcc, html
 from flask import jsonify
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app import ids
+from app.context import AppContext
 from app.runtime import engine_for
 from app.settings import Settings
-from geo_data.stats import load_stats
+from callbacks import router
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+CALLBACK_MODULES = (router,)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Dash:
     """Build the app; ``engine`` defaults to the configured database."""
     settings = settings or Settings()
     engine = engine or engine_for(settings)
+    ctx = AppContext(settings=settings, engine=engine)
     dash_app = Dash(
         __name__,
         title="GridWatch 网格指挥中心",
         assets_folder=str(ASSETS),
         serve_locally=True,  # closed networks: no CDN
         update_title=None,
+        suppress_callback_exceptions=True,  # pages add their components after load
     )
     server = dash_app.server
     server.config["SECRET_KEY"] = settings.resolved_secret_key()
-    server.extensions["gridwatch.engine"] = engine
-    server.extensions["gridwatch.settings"] = settings
+    server.extensions["gridwatch"] = ctx
 
     @server.get("/healthz")
     def healthz() -> tuple[object, int]:
@@ -42,21 +45,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             return jsonify(database="down", error=type(exc).__name__), 503
         return jsonify(database="ok"), 200
 
-    dash_app.layout = lambda: _overview(engine)
-    return dash_app
-
-
-def _overview(engine: Engine) -> html.Div:
-    """The bare landing page until the map lands: what the store holds."""
-    with engine.connect() as conn:
-        figures = load_stats(conn)
-    rows = [
-        html.Tr([html.Td(level), html.Td(f"{n:,}")])
-        for level, n in figures["areas_by_level"].items()
-    ] + [html.Tr([html.Td(name), html.Td(f"{n:,}")]) for name, n in figures["tables"].items()]
-    return html.Div(
-        [
-            html.H1("GridWatch 网格指挥中心"),
-            html.Table(html.Tbody(rows), id=ids.STATS_TABLE),
-        ]
+    dash_app.layout = html.Div(
+        [dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)], className="app-shell"
     )
+    for module in CALLBACK_MODULES:
+        module.register(dash_app, ctx)
+    return dash_app

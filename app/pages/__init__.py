@@ -1,0 +1,17 @@
+"""Pages by path. Each page is a function of the app context returning its layout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dash.development.base_component import Component
+
+from app.context import AppContext
+from app.pages import overview
+
+Page = Callable[[AppContext, dict[str, str]], Component]
+
+PAGES: dict[str, Page] = {
+    "/overview": overview.layout,
+}
+DEFAULT_PATH = "/overview"

@@ -1,0 +1,34 @@
+"""The app factory and router on a real database."""
+
+from __future__ import annotations
+
+from dash import html
+from sqlalchemy import Engine
+
+from app import create_app, ids
+from app.context import AppContext
+from app.settings import Settings
+from callbacks.router import render_page
+
+
+def test_healthz_reports_database_ok(settings: Settings, engine: Engine) -> None:
+    client = create_app(settings, engine=engine).server.test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"database": "ok"}
+
+
+def test_index_serves_scripts_locally(settings: Settings, engine: Engine) -> None:
+    page = create_app(settings, engine=engine).server.test_client().get("/").get_data(True)
+    assert "_dash-component-suites" in page
+    assert "https://" not in page and "http://" not in page
+
+
+def test_router_renders_overview_and_unknown_paths(settings: Settings, engine: Engine) -> None:
+    ctx = AppContext(settings, engine)
+    overview = render_page(ctx, "/", "")
+    tables = [c for c in overview.children if getattr(c, "id", None) == ids.STATS_TABLE]
+    assert len(tables) == 1
+    missing = render_page(ctx, "/nowhere", "")
+    assert isinstance(missing, html.Div)
+    assert missing.className == "not-found"
