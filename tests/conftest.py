@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine
@@ -57,6 +58,29 @@ def engine(cluster: Cluster) -> Iterator[Engine]:
 def conn(engine: Engine) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
     with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+DEMO_END = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(cluster: Cluster) -> Iterator[Engine]:
+    """The full demo city (Chenghua), loaded once per session; tests must not write to it."""
+    from etl.demo_load import load_demo
+
+    demo = fresh_database(cluster, "gridwatch_demo_test")
+    load_demo(demo, end=DEMO_END)
+    yield demo
+    demo.dispose()
+
+
+@pytest.fixture
+def demo(demo_engine: Engine) -> Iterator[Connection]:
+    """A connection to the demo city inside a transaction rolled back afterwards."""
+    with demo_engine.connect() as connection:
         transaction = connection.begin()
         yield connection
         transaction.rollback()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import h3
 import pytest
@@ -12,27 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, text
 
 from app.cli import main
-from etl.demo_load import load_demo
-from geo_data.cluster import Cluster
 from geo_data.h3cells import to_h3
-from tests.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
-DEMO_END = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo_engine(cluster: Cluster) -> Iterator[Engine]:
-    engine = fresh_database(cluster, "gridwatch_demo_test")
-    load_demo(engine, end=DEMO_END)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def demo(demo_engine: Engine) -> Iterator[Connection]:
-    with demo_engine.connect() as connection:
-        yield connection
 
 
 def _scalar(conn: Connection, sql: str) -> object:
