@@ -30,14 +30,47 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def cluster(settings: Settings) -> Cluster:
+def cluster(settings: Settings) -> Iterator[Cluster]:
     test_cluster = Cluster(settings.state_dir / "pg-test", TEST_PORT, for_tests=True)
     test_cluster.start()
-    return test_cluster
+    _drop_stale_databases(test_cluster)
+    yield test_cluster
+    for base in ("gridwatch_test", "gridwatch_demo_test", "gridwatch_cli_test"):
+        test_cluster.drop_database(session_name(base))
 
 
-def fresh_database(cluster: Cluster, name: str) -> Engine:
-    """Drop and recreate ``name``, migrate it and sync the catalogue."""
+SESSION_SUFFIX = f"_{os.getpid()}"
+
+
+def session_name(base: str) -> str:
+    """A database name private to this test session, so parallel runs never collide."""
+    return base + SESSION_SUFFIX
+
+
+def _drop_stale_databases(cluster: Cluster) -> None:
+    """Drop test databases left by sessions whose process is gone (killed runs)."""
+    import psycopg
+
+    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname ~ '^gridwatch_.*_[0-9]+$'"
+            )
+        ]
+    for name in names:
+        pid = int(name.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            cluster.drop_database(name)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
+def fresh_database(cluster: Cluster, base: str) -> Engine:
+    """Create this session's ``base`` database anew, migrated, with the catalogue."""
+    name = session_name(base)
     cluster.drop_database(name)
     cluster.ensure_database(name)
     engine = make_engine(cluster.url(name))
