@@ -296,3 +296,39 @@ class DataLoad(Base):
     source: Mapped[str] = mapped_column(Text)
     rows: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FeedEntry(Base):
+    """One committed change to a case, in commit order: the source of every live update.
+
+    ``seq`` is assigned under a transaction-scoped advisory lock held until commit, so
+    seq order is commit order and a client that has applied ``seq`` N can ask for
+    everything after N without missing a change that committed late.
+    """
+
+    __tablename__ = "case_feed"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    street_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    grid_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict] = mapped_column(JSONB)
+
+
+class ApiKey(Base):
+    """A per-channel ingest key; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("channel", CHANNELS), name="api_key_channel_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_per_minute: Mapped[int] = mapped_column(Integer, server_default="600")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
