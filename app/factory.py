@@ -10,12 +10,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app import ids
+from app.api.events import api
 from app.context import AppContext
 from app.runtime import engine_for
 from app.settings import Settings
 from callbacks import router
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 events is about 1 MB
 CALLBACK_MODULES = (router,)
 
 
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     server = dash_app.server
     server.config["SECRET_KEY"] = settings.resolved_secret_key()
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    server.register_blueprint(api)
     server.extensions["gridwatch"] = ctx
 
     @server.get("/healthz")
