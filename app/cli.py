@@ -289,7 +289,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     app = create_app(settings, engine=engine)
     host, port = host or settings.host, port or settings.port
     click.echo(f"GridWatch on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False)
+    sio = app.server.extensions["socketio"]
+    # Werkzeug serves websockets here; production runs behind gunicorn (see README).
+    sio.run(app.server, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
 
 
 @main.command("demo")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from app import ids
 from app.api.events import api
 from app.context import AppContext
+from app.realtime import attach_socketio
 from app.runtime import engine_for
 from app.settings import Settings
 from callbacks import router
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     server.register_blueprint(api)
     server.extensions["gridwatch"] = ctx
+    _sio, listener = attach_socketio(server, engine)  # also kept in server.extensions
+    server.extensions["gridwatch.listener"] = listener
 
     @server.get("/healthz")
     def healthz() -> tuple[object, int]:

@@ -1,0 +1,152 @@
+"""Live updates: the database announces feed entries, each app process pushes them.
+
+Every process runs one listener thread: it LISTENs on ``case_feed``, reads the
+entries after the last seq it pushed, and every 250 ms emits one batch per Socket.IO
+room. A client sits in exactly one room (``all``, or ``area:<id>`` of its scope), so
+it never receives an entry twice; each batch carries ``upto``, the feed position the
+client has now seen for its room, which it sends back to catch up after reconnecting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+from flask import request
+from flask_socketio import SocketIO, emit, join_room
+from sqlalchemy import Engine
+
+from geo_data.feed import Entry, entries_after, latest_seq
+
+log = logging.getLogger(__name__)
+BATCH_SECONDS = 0.25
+CATCH_UP_LIMIT = 5000
+ALL_ROOM = "all"
+
+
+def attach_socketio(server: Any, engine: Engine) -> tuple[SocketIO, FeedListener]:
+    """A Socket.IO server for this app (threading mode, same origin only) and its listener.
+
+    One per app rather than a module global, so apps built side by side (tests, bench)
+    keep their own handlers and database.
+    """
+    sio = SocketIO(server, async_mode="threading", cors_allowed_origins=None)
+    listener = FeedListener(engine, sio)
+    register_socket_handlers(sio, engine, listener)
+    return sio, listener
+
+
+def rooms_of(entry: Entry) -> list[str]:
+    """The rooms an entry is pushed to: everyone's, and each area it lies in."""
+    return [ALL_ROOM] + [f"area:{area_id}" for area_id in entry.area_ids if area_id]
+
+
+class FeedListener:
+    """One thread per process turning NOTIFYs into batched Socket.IO emits."""
+
+    def __init__(self, engine: Engine, sio: SocketIO) -> None:
+        self.engine = engine
+        self.sio = sio
+        self.last_seq = 0
+        self.emitted_batches = 0
+        self.alive = False
+        self._started = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        with self.engine.connect() as conn:
+            self.last_seq = latest_seq(conn)
+        threading.Thread(target=self._run, name="feed-listener", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute("LISTEN case_feed")
+                    self.alive = True
+                    backoff = 0.5
+                    self._pump()  # anything committed while we were away
+                    while not self._stop.is_set():
+                        notified = list(conn.notifies(timeout=BATCH_SECONDS))
+                        if notified:
+                            time.sleep(max(0.0, BATCH_SECONDS / 5))  # gather a burst
+                            self._pump()
+            except (psycopg.OperationalError, OSError) as exc:
+                self.alive = False
+                log.warning("feed listener lost the database (%s); retrying", exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _pump(self) -> None:
+        """Emit every entry after ``last_seq``, one batch per room."""
+        while True:
+            with self.engine.connect() as conn:
+                entries = entries_after(conn, self.last_seq, limit=CATCH_UP_LIMIT)
+            if not entries:
+                return
+            upto = entries[-1].seq
+            by_room: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for entry in entries:
+                for room in rooms_of(entry):
+                    by_room[room].append(entry.as_message())
+            for room, messages in by_room.items():
+                self.sio.emit("feed", {"entries": messages, "upto": upto}, to=room)
+                self.emitted_batches += 1
+            self.last_seq = upto
+            if len(entries) < CATCH_UP_LIMIT:
+                return
+
+
+def _scope_of_client() -> tuple[str | None, int | None]:
+    """The (level, area id) the connected client may see; (None, None) for everything.
+
+    Until sign-in lands every client sees the whole jurisdiction.
+    """
+    return None, None
+
+
+def register_socket_handlers(sio: SocketIO, engine: Engine, listener: FeedListener) -> None:
+    @sio.on("connect")
+    def on_connect(auth: Any = None) -> None:
+        listener.start()
+        _level, area_id = _scope_of_client()
+        room = ALL_ROOM if area_id is None else f"area:{area_id}"
+        join_room(room)
+        with engine.connect() as conn:
+            emit("hello", {"room": room, "upto": latest_seq(conn), "sid": request.sid})
+
+    @sio.on("catch_up")
+    def on_catch_up(message: Any) -> None:
+        since = message.get("since") if isinstance(message, dict) else None
+        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            emit("refused", {"event": "catch_up", "reason": "since must be an integer >= 0"})
+            return
+        level, area_id = _scope_of_client()
+        with engine.connect() as conn:
+            entries = entries_after(
+                conn, since, limit=CATCH_UP_LIMIT + 1, area_level=level, area_id=area_id
+            )
+            upto = latest_seq(conn)
+        if len(entries) > CATCH_UP_LIMIT:
+            emit("feed", {"entries": [], "upto": upto, "reload": True})
+            return
+        emit("feed", {"entries": [e.as_message() for e in entries], "upto": upto})
+
+
+__all__ = ["FeedListener", "attach_socketio", "register_socket_handlers"]
