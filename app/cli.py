@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -255,6 +256,74 @@ def db_reset(ctx: click.Context) -> None:
     click.echo(f"schema recreated; {n} categories")
 
 
+# -- feed -------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def feed() -> None:
+    """Event sources: the simulator (and, with their brokers, sensor feeds)."""
+
+
+def simulator_keys(settings: Settings, engine: Engine) -> dict[str, str]:
+    """One API key per channel for the simulator, kept (mode 600) in the state directory."""
+    from geo_data.actors import system_actor
+    from geo_data.api_keys import create_key, find_key
+    from geo_data.models import CHANNELS
+
+    path = settings.state_dir / "simulator-keys.json"
+    keys: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    with engine.begin() as conn:
+        for channel in CHANNELS:
+            if keys.get(channel) and find_key(conn, keys[channel]):
+                continue
+            name = f"simulator-{channel}-{int(time.time())}"
+            keys[channel] = create_key(conn, name, channel, system_actor(conn), 100_000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(keys))
+    path.chmod(0o600)
+    return keys
+
+
+def make_simulator(settings: Settings, engine: Engine, url: str, invalid_share: float):
+    from etl.feeds.simulator import Simulator
+    from geo_data.jurisdiction import jurisdiction_outline
+
+    with engine.connect() as conn:
+        outline = jurisdiction_outline(conn)
+    return Simulator(url, simulator_keys(settings, engine), outline, invalid_share=invalid_share)
+
+
+@feed.command("simulate")
+@click.option("--rate", default=1.0, show_default=True, help="Events per second.")
+@click.option("--duration", default=60.0, show_default=True, help="Seconds; 0 runs forever.")
+@click.option("--url", default=None, help="The app's base URL (default: this host's serve URL).")
+@click.option(
+    "--invalid-share",
+    default=0.05,
+    show_default=True,
+    help="Share of malformed events, which the API must refuse.",
+)
+@click.option("--follow-clock", is_flag=True, help="Follow Beijing's time-of-day rhythm.")
+@click.pass_context
+def feed_simulate(
+    ctx: click.Context,
+    rate: float,
+    duration: float,
+    url: str | None,
+    invalid_share: float,
+    follow_clock: bool,
+) -> None:
+    """Post realistic events through the public API (channels, categories, hot spots,
+    repeat reports, and a share of invalid ones)."""
+    settings = _settings(ctx)
+    engine = _engine(ctx)
+    url = url or f"http://{settings.host}:{settings.port}"
+    sim = make_simulator(settings, engine, url, invalid_share)
+    click.echo(f"posting ~{rate}/s to {url} for {duration or 'ever'}s")
+    tally = sim.run(rate, duration, follow_clock=follow_clock, report=click.echo)
+    click.echo(f"done: {tally.summary()}")
+
+
 # -- stats, serve, demo ----------------------------------------------------------------
 
 
@@ -297,9 +366,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @main.command("demo")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
+@click.option("--rate", default=0.5, show_default=True, help="Simulated events per second.")
 @click.pass_context
-def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """db up + migrate + demo city (if empty) + serve."""
+def demo(ctx: click.Context, host: str | None, port: int | None, rate: float) -> None:
+    """db up + migrate + demo city (if empty) + simulated feed + serve."""
     engine = _engine(ctx)
     migrate_all(engine)
     with engine.connect() as conn:
@@ -307,4 +377,15 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     if empty:
         click.echo("loading the demo city (first run only)...")
         _load_demo(engine, "district", None)
+    settings = _settings(ctx)
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    sim = make_simulator(settings, engine, base, invalid_share=0.05)
+    threading.Thread(
+        target=sim.run,
+        args=(rate, 0),
+        kwargs={"follow_clock": False},
+        daemon=True,
+        name="simulator",
+    ).start()
+    click.echo(f"simulated feed: ~{rate} events/s through {base}/api/v1/events")
     ctx.invoke(serve, host=host, port=port)
