@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.api.errors import error, field_errors
+from app.api.openapi import openapi_document
 from app.api.ratelimit import RateLimiter
 from app.api.schemas import BatchIn, EventIn
 from app.context import AppContext
@@ -202,6 +203,12 @@ def categories() -> tuple[Response, int]:
         ],
         channels=[{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en} for c in CHANNELS],
     ), 200
+
+
+@api.get("/openapi.json")
+def openapi() -> tuple[Response, int]:
+    """This API described as OpenAPI 3.1."""
+    return jsonify(openapi_document()), 200
 
 
 @api.errorhandler(413)

@@ -212,3 +212,16 @@ def test_rate_limit_answers_429_with_retry_after(
     ]
     assert statuses[:2] == [201, 201] or statuses[:2] == [201, 200]
     assert statuses[2] == 429
+
+
+def test_openapi_document_describes_the_endpoints(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    assert set(doc["paths"]) == {"/api/v1/events", "/api/v1/events/batch", "/api/v1/categories"}
+    event = doc["components"]["schemas"]["Event"]
+    assert event["additionalProperties"] is False
+    assert {"channel", "external_id", "category", "severity", "lon", "lat", "reported_at"} <= set(
+        event["required"]
+    )
+    responses = doc["paths"]["/api/v1/events"]["post"]["responses"]
+    assert {"201", "200", "401", "422", "429", "503"} <= set(responses)
