@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from flask import request
+from flask import Blueprint, Response, jsonify, request
 from flask_socketio import SocketIO, emit, join_room
 from sqlalchemy import Engine
 
@@ -29,7 +29,8 @@ ALL_ROOM = "all"
 
 
 def attach_socketio(server: Any, engine: Engine) -> tuple[SocketIO, FeedListener]:
-    """A Socket.IO server for this app (threading mode, same origin only) and its listener.
+    """A Socket.IO server for this app (threading mode, same origin only), its listener
+    and the HTTP catch-up route.
 
     One per app rather than a module global, so apps built side by side (tests, bench)
     keep their own handlers and database.
@@ -37,7 +38,36 @@ def attach_socketio(server: Any, engine: Engine) -> tuple[SocketIO, FeedListener
     sio = SocketIO(server, async_mode="threading", cors_allowed_origins=None)
     listener = FeedListener(engine, sio)
     register_socket_handlers(sio, engine, listener)
+    server.register_blueprint(_live_blueprint(engine))
     return sio, listener
+
+
+def catch_up(engine: Engine, since: int) -> dict[str, Any]:
+    """What a client that has applied everything up to ``since`` is missing."""
+    level, area_id = _scope_of_client()
+    with engine.connect() as conn:
+        entries = entries_after(
+            conn, since, limit=CATCH_UP_LIMIT + 1, area_level=level, area_id=area_id
+        )
+        upto = latest_seq(conn)
+    if len(entries) > CATCH_UP_LIMIT:
+        return {"entries": [], "after": since, "upto": upto, "reload": True}
+    return {"entries": [e.as_message() for e in entries], "after": since, "upto": upto}
+
+
+def _live_blueprint(engine: Engine) -> Blueprint:
+    """``GET /live/feed?since=N``: catch-up for browsers, whose Socket.IO component
+    cannot emit; a batch whose ``after`` is beyond what the page applied triggers it."""
+    live = Blueprint("live", __name__, url_prefix="/live")
+
+    @live.get("/feed")
+    def feed() -> tuple[Response, int]:
+        raw = request.args.get("since", "")
+        if not raw.isdigit():
+            return jsonify(error="bad_since", message="since must be an integer >= 0"), 400
+        return jsonify(catch_up(engine, int(raw))), 200
+
+    return live
 
 
 def rooms_of(entry: Entry) -> list[str]:
@@ -100,13 +130,13 @@ class FeedListener:
                 entries = entries_after(conn, self.last_seq, limit=CATCH_UP_LIMIT)
             if not entries:
                 return
-            upto = entries[-1].seq
+            after, upto = self.last_seq, entries[-1].seq
             by_room: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for entry in entries:
                 for room in rooms_of(entry):
                     by_room[room].append(entry.as_message())
             for room, messages in by_room.items():
-                self.sio.emit("feed", {"entries": messages, "upto": upto}, to=room)
+                self.sio.emit("feed", {"entries": messages, "after": after, "upto": upto}, to=room)
                 self.emitted_batches += 1
             self.last_seq = upto
             if len(entries) < CATCH_UP_LIMIT:
@@ -137,16 +167,7 @@ def register_socket_handlers(sio: SocketIO, engine: Engine, listener: FeedListen
         if not isinstance(since, int) or isinstance(since, bool) or since < 0:
             emit("refused", {"event": "catch_up", "reason": "since must be an integer >= 0"})
             return
-        level, area_id = _scope_of_client()
-        with engine.connect() as conn:
-            entries = entries_after(
-                conn, since, limit=CATCH_UP_LIMIT + 1, area_level=level, area_id=area_id
-            )
-            upto = latest_seq(conn)
-        if len(entries) > CATCH_UP_LIMIT:
-            emit("feed", {"entries": [], "upto": upto, "reload": True})
-            return
-        emit("feed", {"entries": [e.as_message() for e in entries], "upto": upto})
+        emit("feed", catch_up(engine, since))
 
 
 __all__ = ["FeedListener", "attach_socketio", "register_socket_handlers"]

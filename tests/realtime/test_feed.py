@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -185,3 +186,21 @@ def test_many_concurrent_posts_each_reach_the_client_once(
         t.join(30)
     got = client.case_ids(set(ids), timeout=10)
     assert sorted(c for c in got if c in ids) == sorted(ids)  # each exactly once
+
+
+def test_http_catch_up_returns_what_a_page_missed(
+    live_url: str, api_key: str, spot: tuple, demo_engine: Engine
+) -> None:
+    with demo_engine.connect() as conn:
+        since = conn.execute(text("SELECT max(seq) FROM case_feed")).scalar()
+    posted = [post_event(live_url, api_key, spot, n) for n in range(40, 42)]
+    with urllib.request.urlopen(f"{live_url}/live/feed?since={since}", timeout=10) as r:
+        body = json.load(r)
+    got = [e["case"]["id"] for e in body["entries"] if e["kind"] == "new"]
+    assert got == posted
+    assert body["after"] == since and body["upto"] >= since + 2
+    for bad in ("-1", "abc", ""):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{live_url}/live/feed?since={bad}", timeout=10)
+        info.value.close()
+        assert info.value.code == 400
