@@ -192,7 +192,7 @@ def test_http_catch_up_returns_what_a_page_missed(
     live_url: str, api_key: str, spot: tuple, demo_engine: Engine
 ) -> None:
     with demo_engine.connect() as conn:
-        since = conn.execute(text("SELECT max(seq) FROM case_feed")).scalar()
+        since = conn.execute(text("SELECT coalesce(max(seq), 0) FROM case_feed")).scalar()
     posted = [post_event(live_url, api_key, spot, n) for n in range(40, 42)]
     with urllib.request.urlopen(f"{live_url}/live/feed?since={since}", timeout=10) as r:
         body = json.load(r)
