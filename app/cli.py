@@ -324,6 +324,81 @@ def feed_simulate(
     click.echo(f"done: {tally.summary()}")
 
 
+def mqtt_key(settings: Settings, engine: Engine) -> str:
+    """The MQTT bridge's own iot_sensor API key (so its cases are attributed to it),
+    kept (mode 600) in the state directory."""
+    from geo_data.actors import system_actor
+    from geo_data.api_keys import create_key, find_key
+
+    path = settings.state_dir / "mqtt-key"
+    key = path.read_text().strip() if path.exists() else ""
+    with engine.begin() as conn:
+        if key and find_key(conn, key):
+            return key
+        name = f"mqtt-iot_sensor-{int(time.time())}"
+        key = create_key(conn, name, "iot_sensor", system_actor(conn), 10_000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # before the key is written, also if the file existed
+    path.write_text(key)
+    return key
+
+
+@feed.command("mqtt")
+@click.option("--broker", required=True, help="The MQTT broker as HOST:PORT.")
+@click.option("--topic", default="gridwatch/sensors/#", show_default=True, help="Topic filter.")
+@click.option("--url", default=None, help="The app's base URL (default: this host's serve URL).")
+@click.option(
+    "--debounce",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds during which repeats from one sensor and kind are counted, not posted.",
+)
+@click.option(
+    "--client-id",
+    default=None,
+    help="MQTT client id; with one the broker keeps the session (and QoS 1 alerts) "
+    "while the bridge is away.",
+)
+@click.pass_context
+def feed_mqtt(
+    ctx: click.Context,
+    broker: str,
+    topic: str,
+    url: str | None,
+    debounce: float,
+    client_id: str | None,
+) -> None:
+    """Post IoT sensor alerts from an MQTT broker through the public API (iot_sensor
+    channel), de-bounced; the message format is in etl/feeds/mqtt.py."""
+    import logging
+    import signal
+
+    from etl.feeds.mqtt import Delivery, MqttFeed, SensorBridge, parse_broker
+
+    try:
+        host, port = parse_broker(broker)
+    except ValueError as exc:
+        _fail(str(exc))
+    settings = _settings(ctx)
+    engine = _engine(ctx)
+    url = url or f"http://{settings.host}:{settings.port}"
+    key = mqtt_key(settings, engine)
+    engine.dispose()  # the bridge talks HTTP only
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    bridge = SensorBridge(debounce)
+    mqtt_feed = MqttFeed(bridge, Delivery(url, key, bridge), host, port, topic, client_id=client_id)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"{host}:{port} {topic} -> {url}/api/v1/events (debounce {debounce:g}s)")
+    try:
+        mqtt_feed.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo(f"done: {bridge.tally.summary()}")
+
+
 # -- stats, serve, demo ----------------------------------------------------------------
 
 
