@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import ids
 from app.api.events import api
+from app.api.open311 import open311
 from app.context import AppContext
 from app.realtime import attach_socketio
 from app.runtime import engine_for
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.config["SECRET_KEY"] = settings.resolved_secret_key()
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     server.register_blueprint(api)
+    server.register_blueprint(open311)
     server.extensions["gridwatch"] = ctx
     _sio, listener = attach_socketio(server, engine)  # also kept in server.extensions
     server.extensions["gridwatch.listener"] = listener
