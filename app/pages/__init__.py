@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dash.development.base_component import Component
 
 from app.context import AppContext
+from app.pages import map as map_page
 from app.pages import overview
 
 Page = Callable[[AppContext, dict[str, str]], Component]
 
 PAGES: dict[str, Page] = {
+    "/map": map_page.layout,
     "/overview": overview.layout,
 }
-DEFAULT_PATH = "/overview"
+DEFAULT_PATH = "/map"

@@ -26,7 +26,7 @@ def test_index_serves_scripts_locally(settings: Settings, engine: Engine) -> Non
 
 def test_router_renders_overview_and_unknown_paths(settings: Settings, engine: Engine) -> None:
     ctx = AppContext(settings, engine)
-    overview = render_page(ctx, "/", "")
+    overview = render_page(ctx, "/overview", "")
     tables = [c for c in overview.children if getattr(c, "id", None) == ids.STATS_TABLE]
     assert len(tables) == 1
     missing = render_page(ctx, "/nowhere", "")

@@ -1,0 +1,47 @@
+"""The UI's words in Chinese (default) and English; domain terms live in ``layers.labels``."""
+
+from __future__ import annotations
+
+UI = {
+    "brand": ("网格指挥中心", "Grid Command Centre"),
+    "layers": ("图层", "Layers"),
+    "metric": ("指标", "Metric"),
+    "window": ("时间", "Window"),
+    "layer_areas": ("下级区域", "Sub-areas"),
+    "layer_hexes": ("案件热力", "Case density"),
+    "layer_buildings": ("楼栋", "Buildings"),
+    "layer_cameras": ("摄像头", "Cameras"),
+    "layer_workers": ("网格员", "Workers"),
+    "layer_incidents": ("未结案件", "Open cases"),
+    "metric_open": ("未结", "Open"),
+    "metric_overdue": ("超期", "Overdue"),
+    "metric_per_1000": ("每千人", "Per 1,000"),
+    "window_live": ("实时", "Live"),
+    "window_24h": ("24小时", "24 h"),
+    "window_7d": ("7天", "7 days"),
+    "window_30d": ("30天", "30 days"),
+    "open": ("未结案件", "Open cases"),
+    "overdue": ("超期", "Overdue"),
+    "new_today": ("今日新增", "New today"),
+    "closure_rate": ("结案率", "Closure rate"),
+    "on_time_rate": ("按期结案率", "On-time closure"),
+    "last_30_days": ("近30天", "last 30 days"),
+    "top_categories": ("高发类别 · 近30天", "Top categories · last 30 days"),
+    "ranking": ("下级排名", "Ranking"),
+    "population": ("人口", "Population"),
+    "area_km2": ("面积", "Area"),
+    "children": ("下级", "Sub-areas"),
+    "as_of": ("数据截至", "As of"),
+    "beijing_time": ("北京时间", "Beijing time"),
+    "no_data": ("暂无数据", "No data"),
+    "back_to_default": ("返回默认区域", "Back to the default area"),
+    "switch_lang": ("English", "中文"),
+    "notes": ("说明", "Notes"),
+    "up": ("返回上级", "Up one level"),
+}
+
+
+def t(key: str, lang: str) -> str:
+    """The UI text for ``key`` in ``lang`` (zh or en)."""
+    zh, en = UI[key]
+    return en if lang == "en" else zh

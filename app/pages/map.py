@@ -1,0 +1,309 @@
+"""The map page: breadcrumb, layer and metric controls, the map and the area's figures.
+
+Rendered from the URL query alone (``callbacks.map.state_from_query``); the controls
+rewrite the query and the router renders the page again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from app import ids
+from app.context import AppContext
+from app.i18n import t
+from callbacks.map import MapView, href, map_view, state_from_query
+from geo_data.views import LOCAL_TZ
+from layers import LAYER_NAMES
+from layers.labels import LEVEL, METRIC, WINDOW, label
+
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "scrollZoom": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"],
+}
+
+
+def layout(ctx: AppContext, query: dict[str, str]) -> html.Div:
+    view = map_view(ctx, state_from_query(query))
+    lang = view.state.lang
+    return html.Div(
+        [_header(view), _toolbar(view), _body(view)],
+        id=ids.MAP_PAGE,
+        className=f"gw-map-page lang-{lang}",
+        lang="en" if lang == "en" else "zh-CN",
+    )
+
+
+def _as_of(view: MapView) -> str:
+    if view.now is None:
+        return ""
+    lang = view.state.lang
+    local = view.now.astimezone(ZoneInfo(LOCAL_TZ))
+    if lang == "en":
+        return f"{t('as_of', lang)} {local:%Y-%m-%d %H:%M} ({t('beijing_time', lang)})"
+    return f"{t('as_of', lang)} {local:%Y-%m-%d %H:%M}（{t('beijing_time', lang)}）"
+
+
+def _header(view: MapView) -> html.Header:
+    state, lang = view.state, view.state.lang
+    other = "en" if lang == "zh" else "zh"
+    return html.Header(
+        [
+            html.Div(
+                [
+                    html.Span("GridWatch", className="gw-logo"),
+                    html.Span(t("brand", lang), className="gw-brand-sub"),
+                ],
+                className="gw-brand",
+            ),
+            _breadcrumb(view),
+            dcc.Link(
+                t("switch_lang", lang),
+                href=href(state, lang=other),
+                id=ids.MAP_LANG,
+                className="gw-lang",
+            ),
+        ],
+        className="gw-header",
+    )
+
+
+def _breadcrumb(view: MapView) -> html.Nav:
+    state, lang = view.state, view.state.lang
+    items: list[Component] = []
+    chain = view.area.chain if view.area else ()
+    for i, ref in enumerate(chain):
+        if i:
+            items.append(html.Span("›", className="gw-crumb-sep"))
+        content = [
+            html.Span(label(LEVEL, ref.level, lang), className="gw-crumb-level"),
+            html.Span(ref.name(lang), className="gw-crumb-name", title=ref.name(lang)),
+        ]
+        if i == len(chain) - 1:
+            items.append(
+                html.Span(content, className=f"gw-crumb gw-crumb-{ref.level} gw-crumb-current")
+            )
+        else:
+            items.append(
+                dcc.Link(
+                    content,
+                    href=href(state, area_code=ref.code),
+                    className=f"gw-crumb gw-crumb-{ref.level}",
+                )
+            )
+    return html.Nav(items, id=ids.MAP_BREADCRUMB, className="gw-breadcrumb")
+
+
+def _toolbar(view: MapView) -> html.Div:
+    state, lang = view.state, view.state.lang
+
+    def group(title: str, control: Component) -> html.Div:
+        return html.Div([html.Span(title, className="gw-tool-title"), control], className="gw-tool")
+
+    return html.Div(
+        [
+            group(
+                t("layers", lang),
+                dcc.Checklist(
+                    id=ids.MAP_LAYERS,
+                    options=[{"label": t(f"layer_{n}", lang), "value": n} for n in LAYER_NAMES],
+                    value=list(state.layers),
+                    inline=True,
+                    className="gw-checks",
+                ),
+            ),
+            group(
+                t("metric", lang),
+                dcc.RadioItems(
+                    id=ids.MAP_METRIC,
+                    options=[
+                        {
+                            "label": t(f"metric_{m}", lang),
+                            "value": m,
+                            "title": label(METRIC, m, lang),
+                        }
+                        for m in METRIC
+                    ],
+                    value=state.metric,
+                    inline=True,
+                    className="gw-segments",
+                ),
+            ),
+            group(
+                t("window", lang),
+                dcc.RadioItems(
+                    id=ids.MAP_WINDOW,
+                    options=[
+                        {
+                            "label": t(f"window_{w}", lang),
+                            "value": w,
+                            "title": label(WINDOW, w, lang),
+                        }
+                        for w in WINDOW
+                    ],
+                    value=state.window,
+                    inline=True,
+                    className="gw-segments",
+                ),
+            ),
+            html.Span(_as_of(view), className="gw-asof"),
+        ],
+        className="gw-toolbar",
+    )
+
+
+def _body(view: MapView) -> html.Div:
+    lang = view.state.lang
+    map_children: list[Component] = []
+    if view.message:
+        map_children.append(
+            html.Div(
+                [
+                    html.Span(view.message),
+                    dcc.Link(t("back_to_default", lang), href=href(view.state, area_code=None)),
+                ],
+                id=ids.MAP_MESSAGE,
+                className="gw-alert",
+                role="alert",
+            )
+        )
+    map_children.append(
+        dcc.Graph(
+            id=ids.MAP_GRAPH,
+            figure=view.figure,
+            config=GRAPH_CONFIG,
+            responsive=True,
+            className="gw-map",
+            style={"height": "100%", "width": "100%"},
+        )
+    )
+    return html.Div(
+        [html.Div(map_children, className="gw-map-wrap"), _panel(view)],
+        className="gw-main",
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _kpi(title: str, value: str, tone: str = "", note: str = "") -> html.Div:
+    return html.Div(
+        [
+            html.Div(title, className="gw-kpi-title"),
+            html.Div(value, className="gw-kpi-value"),
+            html.Div(note, className="gw-kpi-note") if note else None,
+        ],
+        className=f"gw-kpi {tone}".strip(),
+    )
+
+
+def _panel(view: MapView) -> html.Aside:
+    lang, panel = view.state.lang, view.panel
+    if not panel:
+        return html.Aside(
+            html.Div(t("no_data", lang), className="gw-card gw-muted"),
+            id=ids.MAP_PANEL,
+            className="gw-panel",
+        )
+    area = panel["area"]
+    meta = [
+        f"{t('population', lang)} {area['population']:,}" if area["population"] else None,
+        f"{t('area_km2', lang)} {area['area_km2']:,} km²",
+        f"{t('children', lang)} {area['children']} {area['child_level_name'] or ''}".strip()
+        if area["children"]
+        else None,
+    ]
+    cards: list[Component] = [
+        html.Div(
+            [
+                html.Span(area["level_name"], className="gw-badge"),
+                html.H2(area["name"], className="gw-area-name"),
+                html.Div(" · ".join(m for m in meta if m), className="gw-area-meta"),
+            ],
+            className="gw-card gw-area-card",
+        ),
+        html.Div(
+            [
+                _kpi(t("open", lang), f"{panel['open']:,}", "gw-kpi-main"),
+                _kpi(t("overdue", lang), f"{panel['overdue']:,}", "gw-kpi-alert"),
+                _kpi(t("new_today", lang), f"{panel['new_today']:,}"),
+                _kpi(
+                    t("closure_rate", lang),
+                    _percent(panel["closure_rate"]),
+                    note=t("last_30_days", lang),
+                ),
+                _kpi(
+                    t("on_time_rate", lang),
+                    _percent(panel["on_time_rate"]),
+                    note=t("last_30_days", lang),
+                ),
+            ],
+            className="gw-kpis",
+        ),
+        _bars_card(
+            t("top_categories", lang),
+            [
+                (c["name_en"] if lang == "en" else c["name_zh"], c["count"], None)
+                for c in panel["top_categories"]
+            ],
+            lang,
+        ),
+    ]
+    if panel["ranking"]:
+        cards.append(
+            _bars_card(
+                f"{t('ranking', lang)} · {panel['metric_name']}",
+                [
+                    (r["name"], r["value"], href(view.state, area_code=r["code"]))
+                    for r in panel["ranking"]
+                ],
+                lang,
+            )
+        )
+    if panel["notes"]:
+        cards.append(
+            html.Div(
+                [html.H3(t("notes", lang))] + [html.P(n) for n in panel["notes"]],
+                className="gw-card gw-notes",
+            )
+        )
+    return html.Aside(cards, id=ids.MAP_PANEL, className="gw-panel")
+
+
+def _bars_card(title: str, rows: list[tuple[str, Any, str | None]], lang: str) -> html.Div:
+    numbers = [float(v) for _, v, _ in rows if v is not None]
+    top = max(numbers, default=0) or 1
+    items: list[Component] = []
+    for name, value, link in rows:
+        share = 0 if value is None else float(value) / top
+        shown = (
+            "—"
+            if value is None
+            else (f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
+        )
+        name_part = dcc.Link(name, href=link) if link else html.Span(name)
+        items.append(
+            html.Li(
+                [
+                    html.Div(
+                        [name_part, html.Span(shown, className="gw-bar-value")],
+                        className="gw-bar-label",
+                    ),
+                    html.Div(
+                        html.Div(className="gw-bar-fill", style={"width": f"{share * 100:.0f}%"}),
+                        className="gw-bar",
+                    ),
+                ]
+            )
+        )
+    body: Component = (
+        html.Ol(items, className="gw-bars")
+        if items
+        else html.P(t("no_data", lang), className="gw-muted")
+    )
+    return html.Div([html.H3(title), body], className="gw-card")

@@ -1,0 +1,46 @@
+"""Case density on H3 hexagons (``geo_data.views.hex_density``: h3, count).
+
+Clicking a hexagon drills into the child area covering it: customdata starts with
+``"hex"`` and the cell.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from layers.geometry import hex_collection
+from layers.labels import WINDOW, label, word
+from layers.style import HEX_SCALE, Style, colorbar
+
+
+def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
+    if frame.empty:
+        return []
+    lang = style.lang
+    window = label(WINDOW, style.window, lang)
+    title = f"{word('hexes', lang)} · {window}"
+    counts = [int(n) for n in frame["count"]]
+    cells = [str(c) for c in frame["h3"]]
+    return [
+        go.Choroplethmap(
+            name=title,
+            geojson=hex_collection(cells),
+            featureidkey="id",
+            locations=cells,
+            z=counts,
+            zmin=0,
+            zmax=max(max(counts), 1),
+            colorscale=HEX_SCALE,
+            colorbar=colorbar("hexes", f"{word('cases', lang)} · {window}", top=max(counts)),
+            marker={"opacity": 0.72, "line": {"color": "rgba(255,255,255,0.6)", "width": 0.5}},
+            customdata=[["hex", c, n] for c, n in zip(cells, counts, strict=True)],
+            hovertemplate=(
+                f"{word('cases', lang)} · {window}: %{{customdata[2]}}<br>"
+                f"<i>{word('click_to_drill', lang)}</i><extra></extra>"
+            ),
+            showlegend=True,
+            legendrank=20,
+        )
+    ]
