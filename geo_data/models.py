@@ -234,6 +234,23 @@ class Case(AreaRefs, H3Cells, Base):
             "grid_id",
             postgresql_where=text("status NOT IN ('closed', 'rejected', 'merged')"),
         ),
+        # Windowed figures (received, closed, on time, top categories over N days) at any
+        # level read only this index: the area ids and fields they count are included.
+        Index(
+            "ix_cases_recent_cover",
+            "reported_at",
+            postgresql_include=[
+                "district_id",
+                "street_id",
+                "community_id",
+                "grid_id",
+                "courtyard_id",
+                "status",
+                "category_code",
+                "closed_at",
+                "due_at",
+            ],
+        ),
         Index(
             "ix_cases_open_due",
             "due_at",
