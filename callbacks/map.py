@@ -20,7 +20,8 @@ from dash import Dash, Input, Output, State, callback_context, no_update
 from plotly.basedatatypes import BaseTraceType
 
 from geo_data import views
-from layers import LAYER_NAMES, LAYERS, outline
+from geo_data.feed import latest_seq
+from layers import LAYER_NAMES, LAYERS, live, outline
 from layers.basemap import BACKGROUND, map_style
 from layers.labels import LEVEL, METRIC, label
 from layers.style import Style
@@ -111,6 +112,8 @@ class MapView:
     points: int = 0
     now: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    feed_upto: int = 0  # the feed position the view's data includes
+    live_index: int | None = None  # index of the live pulse trace (new reports follow it)
 
 
 # -- URL query <-> state ----------------------------------------------------------------
@@ -255,6 +258,9 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
     frames: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
     with ctx.engine.connect() as conn:
+        # Read the feed position before the data: a change committed in between is then
+        # shown twice at worst (once live), never missed.
+        feed_upto = latest_seq(conn)
         code = state.area_code or views.default_area_code(conn)
         if code is None:
             return _message_view(ctx, state, message("no_areas", lang))
@@ -298,6 +304,10 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
     for name in ("cameras", "workers", "incidents"):
         if name in frames:
             traces += LAYERS[name].to_traces(frames[name], style)
+    live_index = None
+    if "incidents" in layers:
+        live_index = len(traces)  # [pulse, new reports], patched by assets/live.js
+        traces += live.to_traces(style)
 
     centre, zoom = fit_view(area.bbox)
     figure = figure_dict(
@@ -319,6 +329,8 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
         points=points,
         now=now,
         notes=notes,
+        feed_upto=feed_upto,
+        live_index=live_index,
     )
 
 

@@ -17,7 +17,11 @@ def map_style(basemap_url: str | None = None, *, background: str = BACKGROUND) -
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background", "paint": {"background-color": background}}
     ]
-    sources: dict[str, Any] = {}
+    # Never an empty ``sources``: a patched figure loses empty objects on its way to
+    # plotly, and MapLibre then rejects the style ("missing required property sources").
+    sources: dict[str, Any] = {
+        "empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
+    }
     if basemap_url:
         sources["basemap"] = {"type": "raster", "tiles": [basemap_url], "tileSize": 256}
         layers.append(

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
+from dash_socketio import DashSocketIO
 
 from app import ids
 from app.context import AppContext
 from app.i18n import t
 from callbacks.map import MapView, href, map_view, state_from_query
+from geo_data.catalogue import load_categories
 from geo_data.views import LOCAL_TZ
 from layers import LAYER_NAMES
 from layers.labels import LEVEL, METRIC, WINDOW, label
@@ -31,10 +33,61 @@ def layout(ctx: AppContext, query: dict[str, str]) -> html.Div:
     view = map_view(ctx, state_from_query(query))
     lang = view.state.lang
     return html.Div(
-        [_header(view), _toolbar(view), _body(view)],
+        [_header(view), _toolbar(view), _body(view), *_live(view)],
         id=ids.MAP_PAGE,
         className=f"gw-map-page lang-{lang}",
         lang="en" if lang == "en" else "zh-CN",
+    )
+
+
+LIVE_LIMIT = 500  # live markers kept on a screen; older ones drop off (screens run for days)
+
+
+def _live(view: MapView) -> list[Component]:
+    """The Socket.IO client and what ``assets/live.js`` needs to patch the map."""
+    area = view.area
+    scope = None
+    if area is not None and area.level != "city":
+        scope = {"column": f"{area.level}_id", "id": area.id}
+    categories = {
+        c.code: (c.name_en if view.state.lang == "en" else c.name_zh) for c in load_categories()
+    }
+    return [
+        DashSocketIO(id=ids.LIVE_SOCKET, eventNames=["feed"]),
+        dcc.Store(
+            id=ids.LIVE_STATE,
+            data={
+                "upto": view.feed_upto,
+                "scope": scope,
+                "trace": view.live_index,
+                "lang": view.state.lang,
+                "limit": LIVE_LIMIT,
+                "categories": categories,
+                "points": [],
+                "ticker": [],
+            },
+        ),
+        dcc.Interval(id=ids.LIVE_TICK, interval=1000),
+    ]
+
+
+def _ticker_card(view: MapView) -> html.Div:
+    lang = view.state.lang
+    return html.Div(
+        [
+            html.H3(
+                [
+                    t("live_feed", lang),
+                    html.Span(t("connecting", lang), id=ids.LIVE_STATUS, className="gw-live-dot"),
+                ]
+            ),
+            html.Ol(
+                html.Li(t("waiting_for_reports", lang), className="gw-muted"),
+                id=ids.LIVE_TICKER,
+                className="gw-ticker",
+            ),
+        ],
+        className="gw-card gw-ticker-card",
     )
 
 
@@ -219,6 +272,7 @@ def _panel(view: MapView) -> html.Aside:
         else None,
     ]
     cards: list[Component] = [
+        _ticker_card(view),
         html.Div(
             [
                 html.Span(area["level_name"], className="gw-badge"),

@@ -431,7 +431,9 @@ def test_unknown_language_is_refused() -> None:
 def test_basemap_is_offline_without_a_configured_url() -> None:
     style = basemap.map_style()
     assert style["version"] == 8
-    assert style["sources"] == {}
+    # One empty inline source (never fetched), and nothing remote.
+    assert {k: v["type"] for k, v in style["sources"].items()} == {"empty": "geojson"}
+    assert style["sources"]["empty"]["data"]["features"] == []
     assert [layer["type"] for layer in style["layers"]] == ["background"]
     assert "glyphs" not in style and "sprite" not in style
     assert "http" not in json.dumps(style)

@@ -1,0 +1,149 @@
+/*
+ * Live updates on the map page, applied in the browser.
+ *
+ * Each Socket.IO "feed" batch carries entries (seq, kind, case) and the feed range
+ * (after, upto] it covers for this screen's room. The page remembers the position it
+ * has applied (state.upto); a batch that starts beyond it means something was missed
+ * (the socket component keeps only the latest message), so the page fetches
+ * /live/feed?since=<upto> instead. New cases in the viewed area become markers on the
+ * "new reports" trace, with a ring pulsing for a few seconds; the ticker lists the
+ * latest. At most state.limit markers are kept, so a wall screen's memory stays bounded.
+ */
+(function () {
+  "use strict";
+  var PULSE_MS = 5000;
+  var TICKER_ROWS = 12;
+  var OPEN = { closed: false, rejected: false, merged: false };
+
+  function inScope(state, c) {
+    return !state.scope || c[state.scope.column] === state.scope.id;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  }
+
+  function hover(state, c) {
+    var en = state.lang === "en";
+    var name = state.categories[c.category] || c.category;
+    return "<b>" + (en ? "Case #" : "案件 #") + c.id + "</b> · " + (en ? "new" : "新上报") +
+      "<br>" + escapeHtml(name) + "<br>" + (en ? "Severity " : "等级 ") + c.severity;
+  }
+
+  function merge(state, entries, now) {
+    var points = state.points.slice();
+    var ticker = state.ticker.slice();
+    var byId = {};
+    points.forEach(function (p, i) { byId[p.id] = i; });
+    entries.forEach(function (e) {
+      var c = e.case;
+      if (!inScope(state, c)) { return; }
+      var open = OPEN[c.status] === undefined;
+      if (e.kind === "new") {
+        ticker.unshift({ id: c.id, category: c.category, severity: c.severity,
+                         status: c.status, at: c.reported_at, seq: e.seq });
+      }
+      if (byId[c.id] !== undefined) {
+        if (!open) { points[byId[c.id]] = null; }
+        return;
+      }
+      if (e.kind === "new" && open) {
+        byId[c.id] = points.length;
+        points.push({ id: c.id, lon: c.lon, lat: c.lat, severity: c.severity,
+                      category: c.category, seen: now });
+      }
+    });
+    points = points.filter(function (p) { return p !== null; });
+    if (points.length > state.limit) { points = points.slice(points.length - state.limit); }
+    return { points: points, ticker: ticker.slice(0, TICKER_ROWS) };
+  }
+
+  function patchFor(state, now) {
+    var patch = new window.dash_clientside.Patch();
+    var pts = state.points;
+    var pulsing = pts.filter(function (p) { return now - p.seen < PULSE_MS; });
+    var live = state.trace + 1;
+    patch.assign(["data", state.trace, "lon"], pulsing.map(function (p) { return p.lon; }));
+    patch.assign(["data", state.trace, "lat"], pulsing.map(function (p) { return p.lat; }));
+    patch.assign(["data", live, "lon"], pts.map(function (p) { return p.lon; }));
+    patch.assign(["data", live, "lat"], pts.map(function (p) { return p.lat; }));
+    patch.assign(["data", live, "customdata"], pts.map(function (p) { return ["case", p.id]; }));
+    patch.assign(["data", live, "hovertext"], pts.map(function (p) { return hover(state, p); }));
+    return patch.build();
+  }
+
+  function tickerRows(state) {
+    var en = state.lang === "en";
+    if (!state.ticker.length) { return window.dash_clientside.no_update; }
+    return state.ticker.map(function (row) {
+      var name = state.categories[row.category] || row.category;
+      var time = new Date(row.at).toLocaleTimeString(en ? "en-GB" : "zh-CN",
+                                                     { hour: "2-digit", minute: "2-digit" });
+      return {
+        namespace: "dash_html_components", type: "Li",
+        props: {
+          className: "gw-ticker-row sev-" + row.severity + (row.status === "merged" ? " merged" : ""),
+          "data-case": String(row.id),
+          children: [
+            { namespace: "dash_html_components", type: "Span",
+              props: { className: "gw-ticker-time", children: time } },
+            { namespace: "dash_html_components", type: "Span",
+              props: { className: "gw-ticker-name", children: name } },
+            { namespace: "dash_html_components", type: "Span",
+              props: { className: "gw-ticker-id", children: "#" + row.id } }
+          ]
+        }
+      };
+    });
+  }
+
+  async function catchUp(state) {
+    var response = await fetch("/live/feed?since=" + state.upto, { credentials: "same-origin" });
+    if (!response.ok) { return null; }
+    return response.json();
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    gridwatch: {
+      applyFeed: async function (batch, _tick, connected, state) {
+        var noUpdate = window.dash_clientside.no_update;
+        var ctx = window.dash_clientside.callback_context;
+        var trigger = ctx.triggered.length ? ctx.triggered[0].prop_id : "";
+        var now = Date.now();
+        var status = connected ? (state.lang === "en" ? "live" : "实时")
+                               : (state.lang === "en" ? "offline" : "已断开");
+        if (!state || state.trace === null || state.trace === undefined) {
+          return [noUpdate, noUpdate, noUpdate, status];
+        }
+        var entries = [];
+        var upto = state.upto;
+        if (trigger.indexOf("data-feed") >= 0 && batch) {
+          if (batch.after > state.upto || batch.reload) {
+            var missed = await catchUp(state);
+            if (missed && missed.reload) { window.location.reload(); }
+            if (missed) { entries = missed.entries; upto = missed.upto; }
+          } else if (batch.upto > state.upto) {
+            entries = batch.entries.filter(function (e) { return e.seq > state.upto; });
+            upto = batch.upto;
+          }
+        } else if (trigger.indexOf("connected") >= 0 && connected) {
+          var back = await catchUp(state);  // reconnected: fetch what happened meanwhile
+          if (back) { entries = back.entries; upto = back.upto; }
+        } else if (trigger.indexOf("n_intervals") >= 0) {
+          var stillPulsing = state.points.some(function (p) { return now - p.seen < PULSE_MS + 1500; });
+          if (!stillPulsing) { return [noUpdate, noUpdate, noUpdate, status]; }
+          return [patchFor(state, now), noUpdate, noUpdate, status];
+        }
+        if (!entries.length && upto === state.upto) {
+          return [noUpdate, noUpdate, noUpdate, status];
+        }
+        var merged = merge(state, entries, now);
+        var next = Object.assign({}, state, { upto: upto, points: merged.points,
+                                               ticker: merged.ticker });
+        return [patchFor(next, now), next, tickerRows(next), status];
+      }
+    }
+  });
+})();

@@ -1,0 +1,105 @@
+"""A report POSTed to the API appears on an open map without reloading it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, text
+
+from app import ids
+from geo_data.actors import system_actor
+from geo_data.api_keys import create_key
+
+from .helpers import screenshot, wait_for_dash_idle
+
+LIVE_POINTS_JS = f"""() => {{
+    const div = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
+    if (!div || !div.data) return null;
+    const live = div.data.find(t => t.uid === 'live-new');
+    return live ? (live.customdata || []).map(c => c[1]) : null;
+}}"""
+
+
+def _post(base: str, key: str, lon: float, lat: float) -> int:
+    body = {
+        "channel": "wechat",
+        "external_id": f"E2E-{uuid.uuid4().hex}",
+        "category": "E0101",
+        "severity": 2,
+        "lon": lon,
+        "lat": lat,
+        "reported_at": datetime.now(UTC).isoformat(),
+        "description": "<b>不应加粗</b> e2e",
+    }
+    request = urllib.request.Request(
+        base + "/api/v1/events",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "X-API-Key": key},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        return json.load(response)["case_id"]
+
+
+def test_posted_report_appears_on_the_open_map(
+    page: Page, live_server: str, demo_engine: Engine
+) -> None:
+    with demo_engine.begin() as conn:
+        key = create_key(conn, f"e2e-{uuid.uuid4().hex[:8]}", "wechat", system_actor(conn))
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas"
+                " WHERE level = 'grid' ORDER BY code LIMIT 1 OFFSET 500"
+            )
+        ).one()
+    page.goto(f"{live_server}/map?area=510108")
+    wait_for_dash_idle(page)
+    expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
+    assert page.evaluate(LIVE_POINTS_JS) == []
+
+    posted_at = time.monotonic()
+    case_id = _post(live_server, key, lon, lat)
+    page.wait_for_function(
+        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=case_id, timeout=10_000
+    )
+    drawn_after = time.monotonic() - posted_at
+    row = page.locator(f"#{ids.LIVE_TICKER} [data-case='{case_id}']")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text(f"#{case_id}")
+    screenshot(page, "live_new_report")
+    assert drawn_after < 5
+
+    second = _post(live_server, key, lon + 0.002, lat)
+    page.wait_for_function(
+        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=second, timeout=10_000
+    )
+    assert page.evaluate(LIVE_POINTS_JS) == [case_id, second]
+
+
+def test_page_catches_up_after_the_socket_drops(
+    page: Page, live_server: str, demo_engine: Engine
+) -> None:
+    with demo_engine.begin() as conn:
+        key = create_key(conn, f"e2e-{uuid.uuid4().hex[:8]}", "wechat", system_actor(conn))
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas"
+                " WHERE level = 'grid' ORDER BY code LIMIT 1 OFFSET 900"
+            )
+        ).one()
+    page.goto(f"{live_server}/map?area=510108")
+    wait_for_dash_idle(page)
+    expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
+    page.context.set_offline(True)
+    expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("已断开", timeout=30_000)
+    missed = _post(live_server, key, lon, lat)
+    page.context.set_offline(False)
+    page.wait_for_function(
+        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=missed, timeout=30_000
+    )
