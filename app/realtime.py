@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg
 from flask import Blueprint, Response, jsonify, request
-from flask_socketio import SocketIO, emit, join_room
+from flask_socketio import SocketIO, emit, join_room, leave_room
 from sqlalchemy import Engine
 
-from geo_data.feed import Entry, entries_after, latest_seq
+from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
 
 log = logging.getLogger(__name__)
 BATCH_SECONDS = 0.25
@@ -143,23 +143,67 @@ class FeedListener:
                 return
 
 
-def _scope_of_client() -> tuple[str | None, int | None]:
-    """The (level, area id) the connected client may see; (None, None) for everything.
+_watching: dict[str, tuple[str, int]] = {}  # Socket.IO sid -> (level, area id) it watches
 
-    Until sign-in lands every client sees the whole jurisdiction.
+
+def _scope_of_client() -> tuple[str | None, int | None]:
+    """The (level, area id) the connected client watches; (None, None) for everything.
+
+    A client narrows itself to one area (connect auth ``area_id`` or a ``watch``
+    message). Until sign-in lands every client may watch the whole jurisdiction.
     """
-    return None, None
+    sid = getattr(request, "sid", None)
+    return _watching.get(sid, (None, None)) if sid else (None, None)
+
+
+def _watch(engine: Engine, area_id: Any) -> tuple[str, str | None]:
+    """Move the client to the room of ``area_id`` (None: everything); (room, refusal)."""
+    sid = request.sid
+    if area_id is None:
+        scope = None
+    elif not isinstance(area_id, int) or isinstance(area_id, bool) or area_id <= 0:
+        return "", "area_id must be a positive integer"
+    else:
+        with engine.connect() as conn:
+            scope = feed_scope(conn, area_id)
+        if scope is None:
+            return "", f"no area {area_id} to watch"
+    old = _watching.pop(sid, None)
+    leave_room(ALL_ROOM if old is None else f"area:{old[1]}")
+    if scope is None:
+        join_room(ALL_ROOM)
+        return ALL_ROOM, None
+    _watching[sid] = scope
+    join_room(f"area:{scope[1]}")
+    return f"area:{scope[1]}", None
 
 
 def register_socket_handlers(sio: SocketIO, engine: Engine, listener: FeedListener) -> None:
     @sio.on("connect")
-    def on_connect(auth: Any = None) -> None:
+    def on_connect(auth: Any = None) -> bool:
         listener.start()
-        _level, area_id = _scope_of_client()
-        room = ALL_ROOM if area_id is None else f"area:{area_id}"
-        join_room(room)
+        join_room(ALL_ROOM)
+        area_id = auth.get("area_id") if isinstance(auth, dict) else None
+        room, refusal = _watch(engine, area_id) if area_id is not None else (ALL_ROOM, None)
+        if refusal:
+            emit("refused", {"event": "connect", "reason": refusal})
         with engine.connect() as conn:
-            emit("hello", {"room": room, "upto": latest_seq(conn), "sid": request.sid})
+            emit("hello", {"room": room or ALL_ROOM, "upto": latest_seq(conn), "sid": request.sid})
+        return True
+
+    @sio.on("disconnect")
+    def on_disconnect(*_args: Any) -> None:
+        _watching.pop(request.sid, None)
+
+    @sio.on("watch")
+    def on_watch(message: Any) -> None:
+        area_id = message.get("area_id") if isinstance(message, dict) else "missing"
+        room, refusal = _watch(engine, area_id)
+        if refusal:
+            emit("refused", {"event": "watch", "reason": refusal})
+            return
+        with engine.connect() as conn:
+            emit("watching", {"room": room, "upto": latest_seq(conn)})
 
     @sio.on("catch_up")
     def on_catch_up(message: Any) -> None:

@@ -53,3 +53,19 @@ def entries_after(
         Entry(r.seq, r.kind, (r.district_id, r.street_id, r.community_id, r.grid_id), r.payload)
         for r in rows
     ]
+
+
+def feed_scope(conn: Connection, area_id: int) -> tuple[str, int] | None:
+    """(level, id) to filter the feed by for a screen watching ``area_id``.
+
+    The feed carries district to grid ids; a courtyard is watched through its grid, the
+    city (or an unknown id) is not a scope.
+    """
+    row = conn.execute(
+        text("SELECT level, id, grid_id FROM areas WHERE id = :id"), {"id": area_id}
+    ).first()
+    if row is None or row.level == "city":
+        return None
+    if row.level == "courtyard":
+        return ("grid", row.grid_id) if row.grid_id else None
+    return row.level, row.id

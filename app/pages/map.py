@@ -53,7 +53,12 @@ def _live(view: MapView) -> list[Component]:
         c.code: (c.name_en if view.state.lang == "en" else c.name_zh) for c in load_categories()
     }
     return [
-        DashSocketIO(id=ids.LIVE_SOCKET, eventNames=["feed"]),
+        # The server sends this screen only its area's changes (a room per area).
+        DashSocketIO(
+            id=ids.LIVE_SOCKET,
+            eventNames=["feed"],
+            options={"auth": {"area_id": area.id}} if scope else {},
+        ),
         dcc.Store(
             id=ids.LIVE_STATE,
             data={

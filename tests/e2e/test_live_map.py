@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -63,17 +62,14 @@ def test_posted_report_appears_on_the_open_map(
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
     assert page.evaluate(LIVE_POINTS_JS) == []
 
-    posted_at = time.monotonic()
     case_id = _post(live_server, key, lon, lat)
     page.wait_for_function(
         f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=case_id, timeout=10_000
     )
-    drawn_after = time.monotonic() - posted_at
     row = page.locator(f"#{ids.LIVE_TICKER} [data-case='{case_id}']")
     expect(row).to_be_visible()
     expect(row).to_contain_text(f"#{case_id}")
     screenshot(page, "live_new_report")
-    assert drawn_after < 5
 
     second = _post(live_server, key, lon + 0.002, lat)
     page.wait_for_function(

@@ -24,7 +24,7 @@ from tests.conftest import DEMO_END
 class FeedClient:
     """A real python-socketio client recording what it receives."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, auth: dict | None = None) -> None:
         self.sio = socketio.Client(reconnection=False)
         self.hello: queue.Queue = queue.Queue()
         self.batches: queue.Queue = queue.Queue()
@@ -32,8 +32,11 @@ class FeedClient:
         self.sio.on("hello", self.hello.put)
         self.sio.on("feed", self.batches.put)
         self.sio.on("refused", self.refused.put)
-        self.sio.connect(base, transports=["websocket"], wait_timeout=10)
-        self.upto = self.hello.get(timeout=10)["upto"]
+        self.watching: queue.Queue = queue.Queue()
+        self.sio.on("watching", self.watching.put)
+        self.sio.connect(base, transports=["websocket"], wait_timeout=10, auth=auth)
+        hello = self.hello.get(timeout=10)
+        self.upto, self.room = hello["upto"], hello["room"]
 
     def case_ids(self, want: set[int], timeout: float = 5.0) -> list[int]:
         """Case ids of 'new' entries received until ``want`` are all seen (or timeout)."""
@@ -75,8 +78,8 @@ def spot(demo_engine: Engine) -> tuple[float, float]:
 def clients() -> Iterator[Callable[[str], FeedClient]]:
     made: list[FeedClient] = []
 
-    def make(base: str) -> FeedClient:
-        made.append(FeedClient(base))
+    def make(base: str, auth: dict | None = None) -> FeedClient:
+        made.append(FeedClient(base, auth))
         return made[-1]
 
     yield make
@@ -85,6 +88,7 @@ def clients() -> Iterator[Callable[[str], FeedClient]]:
 
 
 def post_event(base: str, key: str, spot: tuple[float, float], n: int = 0) -> int:
+    """POST a report near ``spot`` (shifted ``n`` x 10 m east); returns the case id."""
     body = {
         "channel": "app",
         "external_id": f"RT-{uuid.uuid4().hex}",
@@ -204,3 +208,49 @@ def test_http_catch_up_returns_what_a_page_missed(
             urllib.request.urlopen(f"{live_url}/live/feed?since={bad}", timeout=10)
         info.value.close()
         assert info.value.code == 400
+
+
+def _street_spots(engine: Engine) -> list[tuple[int, tuple[float, float]]]:
+    """Two streets and a point inside each (a grid's label point)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT DISTINCT ON (street_id) street_id, ST_X(label_point), ST_Y(label_point)
+                FROM areas WHERE level = 'grid' ORDER BY street_id, code LIMIT 2
+                """
+            )
+        ).all()
+    return [(r[0], (r[1], r[2])) for r in rows]
+
+
+def test_clients_receive_only_the_area_they_watch(
+    live_url: str,
+    clients,
+    api_key: str,
+    demo_engine: Engine,
+) -> None:
+    (street_a, spot_a), (street_b, spot_b) = _street_spots(demo_engine)
+    on_a = clients(live_url, {"area_id": street_a})
+    on_b = clients(live_url)
+    on_b.sio.emit("watch", {"area_id": street_b})
+    assert on_b.watching.get(timeout=5)["room"] == f"area:{street_b}"
+    assert on_a.room == f"area:{street_a}"
+    everyone = clients(live_url)
+    in_a = post_event(live_url, api_key, spot_a, 60)
+    in_b = post_event(live_url, api_key, spot_b, 61)
+    assert set(everyone.case_ids({in_a, in_b})) >= {in_a, in_b}
+    got_a = on_a.case_ids({in_a, in_b}, timeout=2)
+    got_b = on_b.case_ids({in_a, in_b}, timeout=2)
+    assert in_a in got_a and in_b not in got_a
+    assert in_b in got_b and in_a not in got_b
+
+
+def test_watching_an_unknown_area_is_refused(live_url: str, clients) -> None:
+    client = clients(live_url)
+    for bad in ({"area_id": "street"}, {"area_id": 10**9}, {"area_id": -3}, "all"):
+        client.sio.emit("watch", bad)
+        assert client.refused.get(timeout=5)["event"] == "watch"
+    refused_at_connect = clients(live_url, {"area_id": 10**9})
+    assert refused_at_connect.refused.get(timeout=5)["reason"] == f"no area {10**9} to watch"
+    assert refused_at_connect.room == "all"
