@@ -70,6 +70,11 @@ def _live_blueprint(engine: Engine) -> Blueprint:
     return live
 
 
+def sent_ms() -> float:
+    """Wall-clock send time in ms, so a screen can measure delivery latency."""
+    return round(time.time() * 1000, 1)
+
+
 def rooms_of(entry: Entry) -> list[str]:
     """The rooms an entry is pushed to: everyone's, and each area it lies in."""
     return [ALL_ROOM] + [f"area:{area_id}" for area_id in entry.area_ids if area_id]
@@ -136,7 +141,8 @@ class FeedListener:
                 for room in rooms_of(entry):
                     by_room[room].append(entry.as_message())
             for room, messages in by_room.items():
-                self.sio.emit("feed", {"entries": messages, "after": after, "upto": upto}, to=room)
+                batch = {"entries": messages, "after": after, "upto": upto, "sent": sent_ms()}
+                self.sio.emit("feed", batch, to=room)
                 self.emitted_batches += 1
             self.last_seq = upto
             if len(entries) < CATCH_UP_LIMIT:

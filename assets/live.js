@@ -120,6 +120,8 @@
         var entries = [];
         var upto = state.upto;
         if (trigger.indexOf("data-feed") >= 0 && batch) {
+          // Delivery timing, read by bench/drawn_bench.py (same machine, one clock).
+          window.gridwatchLive = { sent: batch.sent, received: now, upto: batch.upto };
           if (batch.after > state.upto || batch.reload) {
             var missed = await catchUp(state);
             if (missed && missed.reload) { window.location.reload(); }

@@ -57,7 +57,9 @@ def _live(view: MapView) -> list[Component]:
         DashSocketIO(
             id=ids.LIVE_SOCKET,
             eventNames=["feed"],
-            options={"auth": {"area_id": area.id}} if scope else {},
+            # Straight to websocket: long-polling adds a poll cycle to every batch.
+            options={"transports": ["websocket"]}
+            | ({"auth": {"area_id": area.id}} if scope else {}),
         ),
         dcc.Store(
             id=ids.LIVE_STATE,
