@@ -1,10 +1,11 @@
 """Live updates: the database announces feed entries, each app process pushes them.
 
-Every process runs one listener thread: it LISTENs on ``case_feed``, reads the
-entries after the last seq it pushed, and every 250 ms emits one batch per Socket.IO
-room. A client sits in exactly one room (``all``, or ``area:<id>`` of its scope), so
-it never receives an entry twice; each batch carries ``upto``, the feed position the
-client has now seen for its room, which it sends back to catch up after reconnecting.
+Every process runs one listener thread: it LISTENs on ``case_feed``, wakes on a
+notification, reads the entries after the last seq it pushed, and emits one batch per
+Socket.IO room (commits within 20 ms of each other share a batch). A client sits in
+exactly one room (``all``, or ``area:<id>`` of the area it watches), so it never
+receives an entry twice; each batch carries ``after`` and ``upto``, the feed range it
+covers, and a client sends its position back to catch up after reconnecting.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlalchemy import Engine
 from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
 
 log = logging.getLogger(__name__)
-BATCH_SECONDS = 0.25
+BATCH_SECONDS = 0.25  # the longest a listener waits before checking for changes anyway
+GATHER_SECONDS = 0.02  # after a notification: let a burst of commits join one batch
 CATCH_UP_LIMIT = 5000
 ALL_ROOM = "all"
 
@@ -118,9 +120,11 @@ class FeedListener:
                     backoff = 0.5
                     self._pump()  # anything committed while we were away
                     while not self._stop.is_set():
-                        notified = list(conn.notifies(timeout=BATCH_SECONDS))
+                        # Wake on the first notification (not at the end of a window),
+                        # let a burst gather briefly, then push all of it as one batch.
+                        notified = list(conn.notifies(timeout=BATCH_SECONDS, stop_after=1))
                         if notified:
-                            time.sleep(max(0.0, BATCH_SECONDS / 5))  # gather a burst
+                            time.sleep(GATHER_SECONDS)
                             self._pump()
             except (psycopg.OperationalError, OSError) as exc:
                 self.alive = False

@@ -234,6 +234,16 @@ class Case(AreaRefs, H3Cells, Base):
             "grid_id",
             postgresql_where=text("status NOT IN ('closed', 'rejected', 'merged')"),
         ),
+        # The duplicate check looks for an open original near each report: a spatial index
+        # over open originals only stays small however large the history grows.
+        Index(
+            "ix_cases_open_originals_geom",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text(
+                "status NOT IN ('closed', 'rejected', 'merged') AND duplicate_of_id IS NULL"
+            ),
+        ),
         # Windowed figures (received, closed, on time, top categories over N days) at any
         # level read only this index: the area ids and fields they count are included.
         Index(

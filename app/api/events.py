@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -15,7 +16,7 @@ from app.api.ratelimit import RateLimiter
 from app.api.schemas import BatchIn, EventIn
 from app.context import AppContext
 from geo_data.actors import Actor, system_actor
-from geo_data.api_keys import find_key
+from geo_data.api_keys import ApiKeyInfo, find_key
 from geo_data.case_store import CaseReport, ReportOutcome, report_cases
 from geo_data.catalogue import CHANNELS, load_categories
 
@@ -52,6 +53,27 @@ def _json_body() -> Any:
     return body
 
 
+KEY_CACHE_SECONDS = 10.0  # a disabled key stops working within this long
+_key_cache: dict[str, tuple[float, ApiKeyInfo | None]] = {}
+_system_ids: dict[int, int] = {}  # id(engine) -> the system user's id
+
+
+def _lookup(key: str) -> tuple[ApiKeyInfo | None, int]:
+    """The key's record (cached briefly: every POST needs it) and the system user's id."""
+    engine = _ctx().engine
+    now = time.monotonic()
+    cached = _key_cache.get(key)
+    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS and id(engine) in _system_ids:
+        return cached[1], _system_ids[id(engine)]
+    with engine.connect() as conn:
+        info = find_key(conn, key)
+        _system_ids[id(engine)] = system_actor(conn).id
+    if len(_key_cache) > 10_000:
+        _key_cache.clear()  # bounded: guessed keys must not grow memory
+    _key_cache[key] = (now, info)
+    return info, _system_ids[id(engine)]
+
+
 @api.before_request
 def authenticate() -> tuple[Response, int] | None:
     if request.endpoint in {"api.categories", "api.openapi"}:
@@ -59,13 +81,11 @@ def authenticate() -> tuple[Response, int] | None:
     key = request.headers.get("X-API-Key", "")
     if not key:
         return error(401, "missing_api_key", "send the channel's key in the X-API-Key header")
-    with _ctx().engine.connect() as conn:
-        info = find_key(conn, key)
-        if info is None:
-            return error(401, "invalid_api_key", "the API key is unknown or disabled")
-        g.api_key = info
-        system = system_actor(conn)
-    g.actor = Actor(system.id, f"api:{info.name}", "admin")
+    info, system_id = _lookup(key)
+    if info is None:
+        return error(401, "invalid_api_key", "the API key is unknown or disabled")
+    g.api_key = info
+    g.actor = Actor(system_id, f"api:{info.name}", "admin")
     return None
 
 
