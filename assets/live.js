@@ -15,6 +15,8 @@
   var TICKER_ROWS = 12;
   var OPEN = { closed: false, rejected: false, merged: false };
 
+  function open_(c) { return OPEN[c.status] === undefined; }
+
   function inScope(state, c) {
     return !state.scope || c[state.scope.column] === state.scope.id;
   }
@@ -35,21 +37,28 @@
   function merge(state, entries, now) {
     var points = state.points.slice();
     var ticker = state.ticker.slice();
+    var open = state.open, newToday = state.new_today;
     var byId = {};
     points.forEach(function (p, i) { byId[p.id] = i; });
     entries.forEach(function (e) {
       var c = e.case;
       if (!inScope(state, c)) { return; }
-      var open = OPEN[c.status] === undefined;
+      var isOpen = open_(c);
+      if (e.kind === "new" && c.status !== "merged") {
+        if (open !== null && open !== undefined) { open += 1; }
+        if (newToday !== null && newToday !== undefined) { newToday += 1; }
+      } else if (e.kind !== "new" && !open_(c) && byId[c.id] !== undefined) {
+        if (open !== null && open !== undefined) { open -= 1; }
+      }
       if (e.kind === "new") {
         ticker.unshift({ id: c.id, category: c.category, severity: c.severity,
                          status: c.status, at: c.reported_at, seq: e.seq });
       }
       if (byId[c.id] !== undefined) {
-        if (!open) { points[byId[c.id]] = null; }
+        if (!isOpen) { points[byId[c.id]] = null; }
         return;
       }
-      if (e.kind === "new" && open) {
+      if (e.kind === "new" && isOpen) {
         byId[c.id] = points.length;
         points.push({ id: c.id, lon: c.lon, lat: c.lat, severity: c.severity,
                       category: c.category, seen: now });
@@ -57,7 +66,8 @@
     });
     points = points.filter(function (p) { return p !== null; });
     if (points.length > state.limit) { points = points.slice(points.length - state.limit); }
-    return { points: points, ticker: ticker.slice(0, TICKER_ROWS) };
+    return { points: points, ticker: ticker.slice(0, TICKER_ROWS), open: open,
+             new_today: newToday };
   }
 
   function patchFor(state, now) {
@@ -115,7 +125,7 @@
         var status = connected ? (state.lang === "en" ? "live" : "实时")
                                : (state.lang === "en" ? "offline" : "已断开");
         if (!state || state.trace === null || state.trace === undefined) {
-          return [noUpdate, noUpdate, noUpdate, status];
+          return [noUpdate, noUpdate, noUpdate, status, noUpdate, noUpdate];
         }
         var entries = [];
         var upto = state.upto;
@@ -135,16 +145,20 @@
           if (back) { entries = back.entries; upto = back.upto; }
         } else if (trigger.indexOf("n_intervals") >= 0) {
           var stillPulsing = state.points.some(function (p) { return now - p.seen < PULSE_MS + 1500; });
-          if (!stillPulsing) { return [noUpdate, noUpdate, noUpdate, status]; }
-          return [patchFor(state, now), noUpdate, noUpdate, status];
+          if (!stillPulsing) { return [noUpdate, noUpdate, noUpdate, status, noUpdate, noUpdate]; }
+          return [patchFor(state, now), noUpdate, noUpdate, status, noUpdate, noUpdate];
         }
         if (!entries.length && upto === state.upto) {
-          return [noUpdate, noUpdate, noUpdate, status];
+          return [noUpdate, noUpdate, noUpdate, status, noUpdate, noUpdate];
         }
         var merged = merge(state, entries, now);
         var next = Object.assign({}, state, { upto: upto, points: merged.points,
-                                               ticker: merged.ticker });
-        return [patchFor(next, now), next, tickerRows(next), status];
+                                               ticker: merged.ticker, open: merged.open,
+                                               new_today: merged.new_today });
+        var locale = state.lang === "en" ? "en-US" : "zh-CN";
+        var fmt = function (n) { return n === null || n === undefined ? noUpdate : n.toLocaleString(locale); };
+        return [patchFor(next, now), next, tickerRows(next), status, fmt(next.open),
+                fmt(next.new_today)];
       }
     }
   });

@@ -17,6 +17,8 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(ids.LIVE_STATE, "data"),
         Output(ids.LIVE_TICKER, "children"),
         Output(ids.LIVE_STATUS, "children"),
+        Output(ids.MAP_KPI_OPEN, "children"),
+        Output(ids.MAP_KPI_NEW_TODAY, "children"),
         Input(ids.LIVE_SOCKET, "data-feed"),
         Input(ids.LIVE_TICK, "n_intervals"),
         Input(ids.LIVE_SOCKET, "connected"),

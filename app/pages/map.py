@@ -44,8 +44,11 @@ LIVE_LIMIT = 500  # live markers kept on a screen; older ones drop off (screens 
 
 
 def _live(view: MapView) -> list[Component]:
-    """The Socket.IO client and what ``assets/live.js`` needs to patch the map."""
+    """The Socket.IO client and what ``assets/live.js`` needs to patch the map
+    (nothing when the page shows no area: there is nothing live to patch)."""
     area = view.area
+    if area is None or not view.panel:
+        return []
     scope = None
     if area is not None and area.level != "city":
         scope = {"column": f"{area.level}_id", "id": area.id}
@@ -72,6 +75,8 @@ def _live(view: MapView) -> list[Component]:
                 "categories": categories,
                 "points": [],
                 "ticker": [],
+                "open": view.panel.get("open"),
+                "new_today": view.panel.get("new_today"),
             },
         ),
         dcc.Interval(id=ids.LIVE_TICK, interval=1000),
@@ -251,11 +256,14 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _kpi(title: str, value: str, tone: str = "", note: str = "") -> html.Div:
+def _kpi(
+    title: str, value: str, tone: str = "", note: str = "", value_id: str | None = None
+) -> html.Div:
+    value_props = {"id": value_id} if value_id else {}
     return html.Div(
         [
             html.Div(title, className="gw-kpi-title"),
-            html.Div(value, className="gw-kpi-value"),
+            html.Div(value, className="gw-kpi-value", **value_props),
             html.Div(note, className="gw-kpi-note") if note else None,
         ],
         className=f"gw-kpi {tone}".strip(),
@@ -290,9 +298,13 @@ def _panel(view: MapView) -> html.Aside:
         ),
         html.Div(
             [
-                _kpi(t("open", lang), f"{panel['open']:,}", "gw-kpi-main"),
+                _kpi(
+                    t("open", lang), f"{panel['open']:,}", "gw-kpi-main", value_id=ids.MAP_KPI_OPEN
+                ),
                 _kpi(t("overdue", lang), f"{panel['overdue']:,}", "gw-kpi-alert"),
-                _kpi(t("new_today", lang), f"{panel['new_today']:,}"),
+                _kpi(
+                    t("new_today", lang), f"{panel['new_today']:,}", value_id=ids.MAP_KPI_NEW_TODAY
+                ),
                 _kpi(
                     t("closure_rate", lang),
                     _percent(panel["closure_rate"]),

@@ -61,6 +61,7 @@ def test_posted_report_appears_on_the_open_map(
     wait_for_dash_idle(page)
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
     assert page.evaluate(LIVE_POINTS_JS) == []
+    open_before = int(page.locator(f"#{ids.MAP_KPI_OPEN}").inner_text().replace(",", ""))
 
     case_id = _post(live_server, key, lon, lat)
     page.wait_for_function(
@@ -69,6 +70,7 @@ def test_posted_report_appears_on_the_open_map(
     row = page.locator(f"#{ids.LIVE_TICKER} [data-case='{case_id}']")
     expect(row).to_be_visible()
     expect(row).to_contain_text(f"#{case_id}")
+    expect(page.locator(f"#{ids.MAP_KPI_OPEN}")).to_have_text(f"{open_before + 1:,}")
     screenshot(page, "live_new_report")
 
     second = _post(live_server, key, lon + 0.002, lat)
