@@ -17,7 +17,6 @@ import json
 import statistics
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from geo_data.actors import system_actor
 from geo_data.api_keys import create_key
 from geo_data.db import make_engine
 from tests.realtime.conftest import start_server, stop_server
+from tests.support import post_event
 
 HOOK = """() => {
   const div = document.querySelector('#map-graph .js-plotly-plot');
@@ -108,14 +108,7 @@ def main() -> None:
                     "lat": lat,
                     "reported_at": datetime.now(UTC).isoformat(),
                 }
-                req = urllib.request.Request(
-                    base + "/api/v1/events",
-                    data=json.dumps(body).encode(),
-                    method="POST",
-                    headers={"Content-Type": "application/json", "X-API-Key": key},
-                )
-                with urllib.request.urlopen(req, timeout=10) as response:
-                    assert response.status in (200, 201)
+                post_event(base, key, body, expect=(200, 201))
                 pause = started + (n + 1) / args.rate - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from geo_data.catalogue import load_categories
+from geo_data.catalogue import COLUMNS, load_categories
 
-CATEGORY_COLUMNS = (
-    "code",
-    "kind",
-    "class_code",
-    "class_zh",
-    "class_en",
-    "name_zh",
-    "name_en",
-    "sla_hours_s1",
-    "sla_hours_s2",
-    "sla_hours_s3",
-    "sla_hours_s4",
-    "default_severity",
-    "urgent",
-)
+# What the database keeps of the catalogue: everything but the demo generator's mix.
+CATEGORY_COLUMNS = tuple(c for c in COLUMNS if c not in ("severity_weights", "demo_weight"))
 
 
 def sync_categories(conn: Connection) -> int:

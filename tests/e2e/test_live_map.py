@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +11,7 @@ from sqlalchemy import Engine, text
 from app import ids
 from geo_data.actors import system_actor
 from geo_data.api_keys import create_key
+from tests.support import post_event
 
 from .helpers import screenshot, wait_for_dash_idle
 
@@ -35,15 +34,7 @@ def _post(base: str, key: str, lon: float, lat: float) -> int:
         "reported_at": datetime.now(UTC).isoformat(),
         "description": "<b>不应加粗</b> e2e",
     }
-    request = urllib.request.Request(
-        base + "/api/v1/events",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "X-API-Key": key},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
-        return json.load(response)["case_id"]
+    return post_event(base, key, body)
 
 
 def test_posted_report_appears_on_the_open_map(

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from geo_data.actors import system_actor
 from geo_data.api_keys import create_key
 from tests.conftest import DEMO_END
+from tests.support import post_event as post_json
 
 
 class FeedClient:
@@ -98,15 +99,7 @@ def post_event(base: str, key: str, spot: tuple[float, float], n: int = 0) -> in
         "lat": spot[1],
         "reported_at": (DEMO_END + timedelta(days=90, minutes=n)).isoformat(),
     }
-    request = urllib.request.Request(
-        base + "/api/v1/events",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "X-API-Key": key},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
-        return json.load(response)["case_id"]
+    return post_json(base, key, body)
 
 
 def test_posted_event_reaches_a_connected_client(

@@ -280,18 +280,20 @@ def test_incident_hover_shows_id_category_status_age_and_assignee(
 ) -> None:
     traces = incidents.to_traces(incident_frame, ZH)
     normal = next(t for t in traces if t.name == "案件 · 3 一般")
-    assert [list(c) for c in normal.customdata] == [["case", 102], ["case", 103]]
-    first, second = normal.hovertext
-    for shown in ("#102", "上水井盖", "处置中", "1天6小时", "任琪文", "处置人"):
-        assert shown in first
-    assert "未派遣" in second  # no assignee yet
-    assert normal.hovertemplate == "%{hovertext}<extra></extra>"
+    first, second = (list(c) for c in normal.customdata)
+    assert first[:6] == ["case", 102, "上水井盖", "处置中", "1天6小时", "任琪文"]
+    assert second[5] == "未派遣"  # no assignee yet
+    for field in ("customdata[1]", "customdata[2]", "customdata[3]", "customdata[4]"):
+        assert field in normal.hovertemplate
+    assert "customdata[5]" in normal.hovertemplate and "处置人" in normal.hovertemplate
 
 
 def test_incident_hover_escapes_markup(incident_frame: pd.DataFrame) -> None:
     hostile = incident_frame.assign(assignee="<img src=x onerror=alert(1)>")
     traces = incidents.to_traces(hostile, ZH)
-    text = " ".join(t for tr in traces if tr.hovertext is not None for t in tr.hovertext)
+    text = " ".join(
+        str(v) for tr in traces if tr.customdata is not None for row in tr.customdata for v in row
+    )
     assert "<img" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
 
