@@ -14,7 +14,12 @@ from geo_data import views
 from geo_data.views import AreaInfo
 from tests.conftest import DEMO_END
 
-OPEN = "status NOT IN ('closed', 'rejected', 'merged')"
+# Open as of the demo's end: cases other tests post later (dated after it) do not exist
+# yet from the views' point of view ("now" is DEMO_END).
+OPEN = (
+    "status NOT IN ('closed', 'rejected', 'merged')"
+    f" AND reported_at <= '{DEMO_END.isoformat()}'"
+)
 
 
 def area(conn: Connection, code: str) -> AreaInfo:
@@ -243,9 +248,9 @@ def test_area_figures_equal_independent_sql(demo: Connection) -> None:
     rows = demo.execute(
         text(
             "SELECT status, reported_at, due_at, closed_at, category_code FROM cases "
-            "WHERE district_id = :id"
+            "WHERE district_id = :id AND reported_at <= :now"
         ),
-        {"id": district.id},
+        {"id": district.id, "now": DEMO_END},
     ).all()
     open_ = [r for r in rows if r.status not in ("closed", "rejected", "merged")]
     received = [
