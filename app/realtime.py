@@ -2,7 +2,8 @@
 
 Every process runs one listener thread: it LISTENs on ``case_feed``, wakes on a
 notification, reads the entries after the last seq it pushed, and emits one batch per
-Socket.IO room (commits within 20 ms of each other share a batch). A client sits in
+Socket.IO room (commits within 20 ms share a batch; a busy feed is batched at most
+every 100 ms, so fan-out to many screens stays affordable). A client sits in
 exactly one room (``all``, or ``area:<id>`` of the area it watches), so it never
 receives an entry twice; each batch carries ``after`` and ``upto``, the feed range it
 covers, and a client sends its position back to catch up after reconnecting.
@@ -26,6 +27,7 @@ from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
 log = logging.getLogger(__name__)
 BATCH_SECONDS = 0.25  # the longest a listener waits before checking for changes anyway
 GATHER_SECONDS = 0.02  # after a notification: let a burst of commits join one batch
+MIN_INTERVAL_SECONDS = 0.1  # between batches when the feed is busy
 CATCH_UP_LIMIT = 5000
 ALL_ROOM = "all"
 
@@ -90,6 +92,7 @@ class FeedListener:
         self.sio = sio
         self.last_seq = 0
         self.emitted_batches = 0
+        self._last_emit = 0.0
         self.alive = False
         self._started = False
         self._lock = threading.Lock()
@@ -124,8 +127,12 @@ class FeedListener:
                         # let a burst gather briefly, then push all of it as one batch.
                         notified = list(conn.notifies(timeout=BATCH_SECONDS, stop_after=1))
                         if notified:
-                            time.sleep(GATHER_SECONDS)
+                            # Quiet feed: push at once. Busy feed: at most one batch per
+                            # MIN_INTERVAL, so fan-out to many screens stays affordable.
+                            ready_at = self._last_emit + MIN_INTERVAL_SECONDS
+                            time.sleep(max(GATHER_SECONDS, ready_at - time.monotonic()))
                             self._pump()
+                            self._last_emit = time.monotonic()
             except (psycopg.OperationalError, OSError) as exc:
                 self.alive = False
                 log.warning("feed listener lost the database (%s); retrying", exc)
