@@ -16,6 +16,7 @@ from app.settings import Settings
 from geo_data.actors import UnknownActorError, actor_by_username
 from geo_data.cluster import ClusterError
 from geo_data.loaders import LoadError
+from geo_data.models import CHANNELS as CHANNEL_CODES
 from geo_data.reference import sync_categories
 from geo_data.schema import migrate
 from geo_data.stats import is_empty, load_stats
@@ -254,6 +255,66 @@ def db_reset(ctx: click.Context) -> None:
     reset(engine)
     n = migrate_all(engine)
     click.echo(f"schema recreated; {n} categories")
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def keys() -> None:
+    """API keys of the channel systems that report events."""
+
+
+@keys.command("add")
+@click.option("--name", required=True, help="A name for the system using it, unique.")
+@click.option("--channel", required=True, type=click.Choice(list(CHANNEL_CODES)))
+@click.option("--rate", default=600, show_default=True, help="Events a minute.")
+@click.pass_context
+def keys_add(ctx: click.Context, name: str, channel: str, rate: int) -> None:
+    """Create a key for CHANNEL and print it once (only its hash is stored)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from geo_data.actors import system_actor
+    from geo_data.api_keys import create_key
+
+    engine = _engine(ctx)
+    try:
+        with engine.begin() as conn:
+            key = create_key(conn, name, channel, system_actor(conn), rate)
+    except IntegrityError:
+        _fail(f"a key named {name!r} exists already")
+    click.echo(f"{name} ({channel}, {rate}/min): {key}")
+    click.echo("Keep it now: it cannot be shown again.", err=True)
+
+
+@keys.command("list")
+@click.pass_context
+def keys_list(ctx: click.Context) -> None:
+    """The keys (never the secrets)."""
+    from geo_data.api_keys import list_keys
+
+    with _engine(ctx).connect() as conn:
+        rows = list_keys(conn)
+    for row in rows:
+        state = "active" if row["active"] else "disabled"
+        click.echo(
+            f"{row['name']:<32} {row['channel']:<12} {row['rate_per_minute']:>7}/min"
+            f"  {state:<8} {row['created_at']:%Y-%m-%d %H:%M}"
+        )
+
+
+@keys.command("disable")
+@click.argument("name")
+@click.pass_context
+def keys_disable(ctx: click.Context, name: str) -> None:
+    """Disable the key NAME (it stops working within 10 seconds)."""
+    from geo_data.actors import system_actor
+    from geo_data.api_keys import disable_key
+
+    with _engine(ctx).begin() as conn:
+        if not disable_key(conn, name, system_actor(conn)):
+            _fail(f"no active key named {name!r}")
+    click.echo(f"disabled {name}")
 
 
 # -- feed -------------------------------------------------------------------------------

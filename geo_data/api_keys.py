@@ -49,3 +49,24 @@ def find_key(conn: Connection, key: str) -> ApiKeyInfo | None:
         {"h": hash_key(key)},
     ).first()
     return ApiKeyInfo(row.id, row.name, row.channel, row.rate_per_minute) if row else None
+
+
+def list_keys(conn: Connection) -> list[dict[str, object]]:
+    """Every key's name, channel, rate, state and creation time (never the key)."""
+    rows = conn.execute(
+        text(
+            "SELECT name, channel, rate_per_minute, active, created_at FROM api_keys"
+            " ORDER BY created_at, name"
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def disable_key(conn: Connection, name: str, actor: Actor) -> bool:
+    """Disable the key ``name``; False if there is none."""
+    if actor.role != "admin":
+        raise PermissionError("only an admin may disable API keys")
+    done = conn.execute(
+        text("UPDATE api_keys SET active = false WHERE name = :n AND active"), {"n": name}
+    )
+    return done.rowcount == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,20 @@ def test_unknown_actor_is_refused(run, tmp_path: Path) -> None:
     code, output = run("etl", "load", "areas", str(good), "--as", "nobody")
     assert code == 2
     assert "no active user named 'nobody'" in output
+
+
+def test_keys_are_shown_once_listed_without_secret_and_disabled(run) -> None:
+    code, output = run("keys", "add", "--name", "gateway-12345", "--channel", "hotline")
+    assert code == 0, output
+    key = re.search(r"gw_[A-Za-z0-9_-]{20,}", output).group(0)
+    code, output = run("keys", "add", "--name", "gateway-12345", "--channel", "web")
+    assert code == 2
+    assert "exists already" in output
+    code, listing = run("keys", "list")
+    assert "gateway-12345" in listing and "hotline" in listing and "active" in listing
+    assert key not in listing
+    assert run("keys", "disable", "gateway-12345")[0] == 0
+    assert "disabled" in run("keys", "list")[1]
+    code, output = run("keys", "disable", "gateway-12345")
+    assert code == 2
+    assert "no active key" in output
