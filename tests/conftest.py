@@ -8,7 +8,7 @@ connection whose transaction is rolled back afterwards.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -117,6 +117,21 @@ def demo(demo_engine: Engine) -> Iterator[Connection]:
         transaction = connection.begin()
         yield connection
         transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def new_api_key(demo_engine: Engine) -> Callable[..., str]:
+    """Make (and commit) an API key in the demo database: ``new_api_key("app", rate)``."""
+    import uuid
+
+    from geo_data.api_keys import create_key
+
+    def make(channel: str, rate_per_minute: int = 600) -> str:
+        with demo_engine.begin() as conn:
+            name = f"test-{channel}-{uuid.uuid4().hex[:10]}"
+            return create_key(conn, name, channel, system_actor(conn), rate_per_minute)
+
+    return make
 
 
 @pytest.fixture

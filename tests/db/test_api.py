@@ -12,20 +12,12 @@ from sqlalchemy import Engine, text
 
 from app import create_app
 from app.settings import Settings
-from geo_data.actors import system_actor
-from geo_data.api_keys import create_key
 from tests.conftest import DEMO_END
 
 
 @pytest.fixture(scope="module")
-def keys(demo_engine: Engine) -> dict[str, str]:
-    with demo_engine.begin() as conn:
-        admin = system_actor(conn)
-        tag = uuid.uuid4().hex[:8]
-        return {
-            "hotline": create_key(conn, f"hotline-{tag}", "hotline", admin),
-            "slow": create_key(conn, f"slow-{tag}", "wechat", admin, rate_per_minute=2),
-        }
+def keys(new_api_key) -> dict[str, str]:
+    return {"hotline": new_api_key("hotline"), "slow": new_api_key("wechat", 2)}
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ from app import create_app
 from app.api import open311 as open311_module
 from app.api.open311 import JURISDICTION_ID
 from app.settings import Settings
-from geo_data.actors import system_actor
-from geo_data.api_keys import create_key
 from geo_data.catalogue import load_categories
 from geo_data.open311_queries import MAX_SPAN, request_window
 from tests.conftest import DEMO_END
@@ -45,14 +43,8 @@ REQUEST_FIELDS = [
 
 
 @pytest.fixture(scope="module")
-def keys(demo_engine: Engine) -> dict[str, str]:
-    with demo_engine.begin() as conn:
-        admin = system_actor(conn)
-        tag = uuid.uuid4().hex[:8]
-        return {
-            "web": create_key(conn, f"o311-web-{tag}", "web", admin),
-            "slow": create_key(conn, f"o311-slow-{tag}", "app", admin, rate_per_minute=1),
-        }
+def keys(new_api_key) -> dict[str, str]:
+    return {"web": new_api_key("web"), "slow": new_api_key("app", 1)}
 
 
 @pytest.fixture(scope="module")

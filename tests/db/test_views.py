@@ -16,10 +16,7 @@ from tests.conftest import DEMO_END
 
 # Open as of the demo's end: cases other tests post later (dated after it) do not exist
 # yet from the views' point of view ("now" is DEMO_END).
-OPEN = (
-    "status NOT IN ('closed', 'rejected', 'merged')"
-    f" AND reported_at <= '{DEMO_END.isoformat()}'"
-)
+OPEN = f"status NOT IN ('closed', 'rejected', 'merged') AND reported_at <= '{DEMO_END.isoformat()}'"
 
 
 def area(conn: Connection, code: str) -> AreaInfo:

@@ -9,8 +9,6 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
 from app import ids
-from geo_data.actors import system_actor
-from geo_data.api_keys import create_key
 from tests.support import post_event
 
 from .helpers import screenshot, wait_for_dash_idle
@@ -21,6 +19,19 @@ LIVE_POINTS_JS = f"""() => {{
     const live = div.data.find(t => t.uid === 'live-new');
     return live ? (live.customdata || []).map(c => c[1]) : null;
 }}"""
+
+
+def _grid_point(engine: Engine, offset: int) -> tuple[float, float]:
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(
+                text(
+                    "SELECT ST_X(label_point), ST_Y(label_point) FROM areas"
+                    " WHERE level = 'grid' ORDER BY code LIMIT 1 OFFSET :n"
+                ),
+                {"n": offset},
+            ).one()
+        )
 
 
 def _post(base: str, key: str, lon: float, lat: float) -> int:
@@ -38,16 +49,10 @@ def _post(base: str, key: str, lon: float, lat: float) -> int:
 
 
 def test_posted_report_appears_on_the_open_map(
-    page: Page, live_server: str, demo_engine: Engine
+    page: Page, live_server: str, demo_engine: Engine, new_api_key
 ) -> None:
-    with demo_engine.begin() as conn:
-        key = create_key(conn, f"e2e-{uuid.uuid4().hex[:8]}", "wechat", system_actor(conn))
-        lon, lat = conn.execute(
-            text(
-                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas"
-                " WHERE level = 'grid' ORDER BY code LIMIT 1 OFFSET 500"
-            )
-        ).one()
+    key = new_api_key("wechat")
+    lon, lat = _grid_point(demo_engine, 500)
     page.goto(f"{live_server}/map?area=510108")
     wait_for_dash_idle(page)
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
@@ -72,16 +77,10 @@ def test_posted_report_appears_on_the_open_map(
 
 
 def test_page_catches_up_after_the_socket_drops(
-    page: Page, live_server: str, demo_engine: Engine
+    page: Page, live_server: str, demo_engine: Engine, new_api_key
 ) -> None:
-    with demo_engine.begin() as conn:
-        key = create_key(conn, f"e2e-{uuid.uuid4().hex[:8]}", "wechat", system_actor(conn))
-        lon, lat = conn.execute(
-            text(
-                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas"
-                " WHERE level = 'grid' ORDER BY code LIMIT 1 OFFSET 900"
-            )
-        ).one()
+    key = new_api_key("wechat")
+    lon, lat = _grid_point(demo_engine, 900)
     page.goto(f"{live_server}/map?area=510108")
     wait_for_dash_idle(page)
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)

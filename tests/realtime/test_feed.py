@@ -16,8 +16,6 @@ import pytest
 import socketio
 from sqlalchemy import Engine, text
 
-from geo_data.actors import system_actor
-from geo_data.api_keys import create_key
 from tests.conftest import DEMO_END
 from tests.support import post_event as post_json
 
@@ -57,9 +55,8 @@ class FeedClient:
 
 
 @pytest.fixture(scope="module")
-def api_key(demo_engine: Engine) -> str:
-    with demo_engine.begin() as conn:
-        return create_key(conn, f"feed-{uuid.uuid4().hex[:8]}", "app", system_actor(conn))
+def api_key(new_api_key) -> str:
+    return new_api_key("app")
 
 
 @pytest.fixture(scope="module")
