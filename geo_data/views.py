@@ -478,6 +478,7 @@ INCIDENT_COLUMNS = [
     "assignee",
     "lon",
     "lat",
+    "report_count",
     "total",
 ]
 
@@ -503,7 +504,7 @@ def open_incidents(
                        AS age_hours,
                    c.due_at, c.due_at < :now AS overdue, w.name_zh AS assignee,
                    round(ST_X(c.geom)::numeric, 6) AS lon,
-                   round(ST_Y(c.geom)::numeric, 6) AS lat,
+                   round(ST_Y(c.geom)::numeric, 6) AS lat, c.report_count,
                    count(*) OVER () AS total
             FROM cases c
             JOIN categories cat ON cat.code = c.category_code
@@ -518,7 +519,7 @@ def open_incidents(
     frame = pd.DataFrame([tuple(r) for r in rows], columns=INCIDENT_COLUMNS)
     for column in ("lon", "lat", "age_hours"):
         frame[column] = frame[column].astype(float)
-    for column in ("id", "severity", "total"):
+    for column in ("id", "severity", "report_count", "total"):
         frame[column] = frame[column].astype("int64")
     frame["overdue"] = frame["overdue"].astype(bool)
     return frame

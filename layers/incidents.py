@@ -59,14 +59,16 @@ def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
                     age_text(age, lang),
                     escape(assignee) if isinstance(assignee, str) else word("unassigned", lang),
                     word("overdue", lang) if is_late else word("on_time", lang),
+                    int(reports),
                 ]
-                for case_id, category, status, age, assignee, is_late in zip(
+                for case_id, category, status, age, assignee, is_late, reports in zip(
                     part["id"],
                     names,
                     part["status"],
                     part["age_hours"],
                     part["assignee"],
                     late,
+                    part["report_count"],
                     strict=True,
                 )
             ],
@@ -89,7 +91,8 @@ def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
                     "%{customdata[2]}<br>"
                     f"{word('status', lang)}: %{{customdata[3]}} · %{{customdata[6]}}<br>"
                     f"{word('age', lang)}: %{{customdata[4]}}<br>"
-                    f"{word('assignee', lang)}: %{{customdata[5]}}<extra></extra>"
+                    f"{word('assignee', lang)}: %{{customdata[5]}}<br>"
+                    f"{word('reports', lang)}: %{{customdata[7]}}<extra></extra>"
                 ),
                 legendgroup="incidents",
                 legendrank=51 + severity,

@@ -89,6 +89,7 @@ WORDS = {
     "overdue": ("超期", "Overdue"),
     "overdue_ring": ("超期（红圈）", "Overdue (red ring)"),
     "live_new": ("新上报（实时）", "New reports (live)"),
+    "reports": ("上报次数", "Reports"),
     "live_pulse": ("新上报闪烁", "New report pulse"),
     "on_time": ("未超期", "Within time"),
     "open": ("未结", "Open"),

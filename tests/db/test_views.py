@@ -300,6 +300,14 @@ def test_open_incidents_carry_what_the_hover_shows(demo: Connection) -> None:
     assert (frame["overdue"] == (frame["due_at"] < DEMO_END)).all()
     assert frame["overdue"].any() and not frame["overdue"].all()
     assert frame["assignee"].notna().any()
+    gathered = dict(
+        demo.execute(
+            text(f"SELECT id, report_count FROM cases WHERE district_id = :id AND {OPEN}"),
+            {"id": district.id},
+        ).all()
+    )
+    assert dict(zip(frame["id"], frame["report_count"], strict=True)) == gathered
+    assert max(gathered.values()) >= 2  # some open case gathered repeat reports
     assert (frame["age_hours"] >= 0).all()
     assert frame["category_zh"].notna().all()
     limited = views.open_incidents(demo, district, now=DEMO_END, limit=5)

@@ -69,6 +69,7 @@ def incident_frame() -> pd.DataFrame:
             "assignee": ["程涵", "任琪文", None, "王斌"],
             "lon": [104.1, 104.11, 104.12, 104.13],
             "lat": [30.66, 30.67, 30.68, 30.69],
+            "report_count": [1, 3, 1, 2],
             "total": [4, 4, 4, 4],
         }
     )
@@ -286,6 +287,8 @@ def test_incident_hover_shows_id_category_status_age_and_assignee(
     for field in ("customdata[1]", "customdata[2]", "customdata[3]", "customdata[4]"):
         assert field in normal.hovertemplate
     assert "customdata[5]" in normal.hovertemplate and "处置人" in normal.hovertemplate
+    assert first[7] == 3  # the reports this case gathered (duplicates merged into it)
+    assert "上报次数: %{customdata[7]}" in normal.hovertemplate
 
 
 def test_incident_hover_escapes_markup(incident_frame: pd.DataFrame) -> None:
