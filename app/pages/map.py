@@ -103,6 +103,21 @@ def _ticker_card(view: MapView) -> html.Div:
     )
 
 
+def _segments(component_id: str, kind: str, choices: dict, value: str, lang: str) -> dcc.RadioItems:
+    """A segmented control over ``choices`` (labels ``<kind>_<choice>``, long names as
+    tooltips)."""
+    return dcc.RadioItems(
+        id=component_id,
+        options=[
+            {"label": t(f"{kind}_{c}", lang), "value": c, "title": label(choices, c, lang)}
+            for c in choices
+        ],
+        value=value,
+        inline=True,
+        className="gw-segments",
+    )
+
+
 def _as_of(view: MapView) -> str:
     if view.now is None:
         return ""
@@ -183,37 +198,11 @@ def _toolbar(view: MapView) -> html.Div:
             ),
             group(
                 t("metric", lang),
-                dcc.RadioItems(
-                    id=ids.MAP_METRIC,
-                    options=[
-                        {
-                            "label": t(f"metric_{m}", lang),
-                            "value": m,
-                            "title": label(METRIC, m, lang),
-                        }
-                        for m in METRIC
-                    ],
-                    value=state.metric,
-                    inline=True,
-                    className="gw-segments",
-                ),
+                _segments(ids.MAP_METRIC, "metric", METRIC, state.metric, lang),
             ),
             group(
                 t("window", lang),
-                dcc.RadioItems(
-                    id=ids.MAP_WINDOW,
-                    options=[
-                        {
-                            "label": t(f"window_{w}", lang),
-                            "value": w,
-                            "title": label(WINDOW, w, lang),
-                        }
-                        for w in WINDOW
-                    ],
-                    value=state.window,
-                    inline=True,
-                    className="gw-segments",
-                ),
+                _segments(ids.MAP_WINDOW, "window", WINDOW, state.window, lang),
             ),
             html.Span(_as_of(view), className="gw-asof"),
         ],
