@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import tempfile
 import threading
@@ -79,7 +78,7 @@ import numpy as np
 import psycopg
 from sqlalchemy import Engine, text
 
-from geo_data.db import make_engine
+from bench.common import host_info, open_bench_database
 from geo_data.models import CLOSED_STATUSES
 
 if TYPE_CHECKING:
@@ -140,17 +139,7 @@ def _scalar(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> A
 
 def prepare(settings: Settings, *, fresh: bool) -> tuple[Cluster, Engine, dict[str, Any]]:
     """The benchmark database, migrated and holding the demo city."""
-    from app.cli import migrate_all
-    from app.runtime import main_cluster
-
-    cluster = main_cluster(settings)
-    cluster.start()
-    if fresh:
-        say(f"--fresh: dropping {DB_NAME}")
-        cluster.drop_database(DB_NAME)
-    cluster.ensure_database(DB_NAME)
-    engine = make_engine(cluster.url(DB_NAME))
-    migrate_all(engine)
+    cluster, engine = open_bench_database(settings, DB_NAME, drop=fresh, say=say)
     info: dict[str, Any] = {"demo_loaded_now": False}
     if not _scalar(engine, "SELECT EXISTS (SELECT 1 FROM areas)"):
         from etl.demo_load import load_demo
@@ -918,12 +907,7 @@ def main(argv: list[str] | None = None) -> int:
         "stored": stored,
         "sources": sources(engine),
         "load": load,
-        "host": {
-            "cpus": os.cpu_count(),
-            "postgres": server_version,
-            "python": sys.version.split()[0],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        },
+        "host": host_info(server_version),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -58,8 +58,8 @@ import psycopg
 from psycopg import sql as psql
 from sqlalchemy import Engine, text
 
+from bench.common import open_bench_database
 from geo_data.cluster import Cluster
-from geo_data.db import make_engine
 from geo_data.models import CLOSED_STATUSES
 
 if TYPE_CHECKING:
@@ -181,17 +181,7 @@ def build(engine: Engine) -> dict[str, float]:
 
 def prepare(settings: Settings, *, rebuild: bool) -> tuple[Cluster, Engine, dict[str, Any]]:
     """The benchmark database, built if needed; also how long its build took."""
-    from app.cli import migrate_all
-    from app.runtime import main_cluster
-
-    cluster = main_cluster(settings)
-    cluster.start()
-    if rebuild:
-        say(f"--rebuild: dropping {DB_NAME}")
-        cluster.drop_database(DB_NAME)
-    cluster.ensure_database(DB_NAME)
-    engine = make_engine(cluster.url(DB_NAME))
-    migrate_all(engine)
+    cluster, engine = open_bench_database(settings, DB_NAME, drop=rebuild, say=say)
     n = _scalar(engine, "SELECT count(*) FROM cases")
     if n >= EXTRA_CASES:
         recorded = _recorded_build(engine) or {}

@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import json
 import multiprocessing as mp
-import os
 import queue
 import sys
 import tempfile
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from bench.common import host_info
 from bench.ingest_bench import (
     DB_NAME,
     Client,
@@ -431,12 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "table_after": after,
         "closed_after_run": closed,
         "load": load,
-        "host": {
-            "cpus": os.cpu_count(),
-            "postgres": server_version,
-            "python": sys.version.split()[0],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        },
+        "host": host_info(server_version),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(result, ensure_ascii=False), flush=True)
