@@ -317,6 +317,73 @@ def keys_disable(ctx: click.Context, name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+# -- sla --------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def sla() -> None:
+    """Deadlines: escalate cases left overdue at their level."""
+
+
+@sla.command("escalate")
+@click.option(
+    "--grace-minutes",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Minutes past its deadline before a case escalates "
+    "(default: GRIDWATCH_SLA_GRACE_MINUTES).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cases at most (default: GRIDWATCH_SLA_BATCH).",
+)
+@click.option("--dry-run", is_flag=True, help="List the cases that would escalate; change nothing.")
+@click.pass_context
+def sla_escalate(
+    ctx: click.Context, grace_minutes: float | None, limit: int | None, dry_run: bool
+) -> None:
+    """Escalate overdue cases one level now, as the system user (what the scheduler of
+    serve and demo does every GRIDWATCH_SLA_INTERVAL_SECONDS)."""
+    from datetime import timedelta
+
+    from geo_data.sla import escalate_overdue, overdue_for_escalation
+
+    settings = _settings(ctx)
+    grace = timedelta(
+        minutes=settings.sla_grace_minutes if grace_minutes is None else grace_minutes
+    )
+    limit = limit or settings.sla_batch
+    engine = _engine(ctx)
+    if dry_run:
+        with engine.connect() as conn:  # rolled back on close: the row locks go with it
+            cases = overdue_for_escalation(conn, grace=grace, limit=limit)
+        for case in cases:
+            click.echo(
+                f"case {case.id:<10} {case.status:<12} {case.handling_level:<10}"
+                f" due {case.due_at:%Y-%m-%d %H:%M %Z}"
+            )
+        click.echo(f"{len(cases)} case(s) would be escalated (dry run: nothing changed)")
+        return
+    with engine.begin() as conn:
+        results = escalate_overdue(conn, grace=grace, limit=limit)
+    click.echo(f"escalated {len(results)} case(s)")
+
+
+def start_sla_scheduler(settings: Settings, engine: Engine) -> None:
+    """The SLA scheduler thread of this process, if enabled."""
+    if not settings.sla_enabled:
+        return
+    from app.scheduler import SlaScheduler
+
+    SlaScheduler(engine, settings).start()
+    click.echo(
+        f"SLA escalation: every {settings.sla_interval_seconds:g}s, "
+        f"{settings.sla_grace_minutes:g} min grace"
+    )
+
+
 # -- feed -------------------------------------------------------------------------------
 
 
@@ -493,6 +560,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     migrate_all(engine)
     app = create_app(settings, engine=engine)
     host, port = host or settings.host, port or settings.port
+    start_sla_scheduler(settings, engine)
     click.echo(f"GridWatch on http://{host}:{port}/")
     sio = app.server.extensions["socketio"]
     # Werkzeug serves websockets here; production runs behind gunicorn (see README).

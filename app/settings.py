@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         description="Optional raster tile URL template of a local tile server, {z}/{x}/{y}.",
     )
     language: str = "zh"
+    sla_enabled: bool = Field(
+        default=True, description="Escalate overdue cases automatically in serve and demo."
+    )
+    sla_grace_minutes: float = Field(
+        default=60.0, ge=0, description="How long past its deadline a case waits to escalate."
+    )
+    sla_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between two escalation passes."
+    )
+    sla_batch: int = Field(default=200, gt=0, description="Cases escalated per pass at most.")
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the state directory."""

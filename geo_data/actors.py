@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+SYSTEM_USERNAME = "system"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -19,6 +21,11 @@ class Actor:
     @property
     def label(self) -> str:
         return self.username
+
+    @property
+    def is_system(self) -> bool:
+        """The built-in actor of automatic work, not a person."""
+        return self.username == SYSTEM_USERNAME
 
 
 class UnknownActorError(LookupError):
@@ -38,4 +45,4 @@ def actor_by_username(conn: Connection, username: str) -> Actor:
 
 def system_actor(conn: Connection) -> Actor:
     """The built-in actor of automatic work (ETL, demo load, SLA escalation)."""
-    return actor_by_username(conn, "system")
+    return actor_by_username(conn, SYSTEM_USERNAME)

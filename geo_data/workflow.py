@@ -18,11 +18,13 @@ from sqlalchemy import Connection, text
 
 from geo_data.actors import Actor
 from geo_data.case_store import append_feed
+from geo_data.catalogue import sla_hours
 from geo_data.models import CLOSED_STATUSES, HANDLING_LEVELS
 
 OPEN_STATUSES = ("reported", "accepted", "dispatched", "in_progress", "handled", "verified",
                  "escalated", "reopened")  # fmt: skip
 DISPATCHERS = ("operator", "supervisor")
+SYSTEM_ACTIONS = ("escalate",)  # what the system actor may do unattended (SLA escalation)
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,15 @@ def act(
         raise UnknownActionError(
             f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", action=action
         )
-    if actor.role not in DISPATCHERS:
+    if actor.is_system:
+        if action not in SYSTEM_ACTIONS:
+            raise ForbiddenError(f"the system may not {action} cases", role=actor.role)
+    elif actor.role not in DISPATCHERS:
         raise ForbiddenError(f"a {actor.role} may not act on cases", role=actor.role)
     case = conn.execute(
         text(
             "SELECT id, status, version, handling_level, assignee_id, district_id, street_id,"
-            " community_id, grid_id FROM cases WHERE id = :id"
+            " community_id, grid_id, category_code, severity, due_at FROM cases WHERE id = :id"
         ),
         {"id": case_id},
     ).first()
@@ -210,8 +215,10 @@ def act(
                 f"case {case_id} is handled at the {case.handling_level} already: the top",
                 status=case.status,
             )
-        sets.append("handling_level = :level")
+        # The new level gets its own time: the catalogue's for this category and severity.
+        sets += ["handling_level = :level", "due_at = now() + make_interval(secs => :sla)"]
         params["level"] = HANDLING_LEVELS[level + 1]
+        params["sla"] = 3600 * sla_hours(case.category_code, case.severity)
         data["handling_level"] = params["level"]
     elif action == "merge":
         original = conn.execute(
@@ -229,12 +236,14 @@ def act(
     updated = conn.execute(
         text(
             f"UPDATE cases SET {', '.join(sets)} WHERE id = :id AND version = :version"
-            " RETURNING version"
+            " RETURNING version, due_at"
         ),
         params,
     ).first()
     if updated is None:  # someone committed in between: the version moved on
         raise ConflictError(f"case {case_id} changed while you acted", case_id=case_id)
+    if updated.due_at != case.due_at:
+        data["due_at"] = {"from": case.due_at.isoformat(), "to": updated.due_at.isoformat()}
     _worker_follows(conn, action, case, worker_id)
     if action == "merge":
         conn.execute(
