@@ -9,7 +9,7 @@ from flask import jsonify
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from app import ids
+from app import auth, ids
 from app.api.events import api
 from app.api.open311 import open311
 from app.context import AppContext
@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.register_blueprint(api)
     server.register_blueprint(open311)
     server.extensions["gridwatch"] = ctx
-    _sio, listener = attach_socketio(server, engine)  # also kept in server.extensions
+    auth.install(server)
+    # The Socket.IO server is also kept in server.extensions.
+    _sio, listener = attach_socketio(server, engine, settings.session_hours)
     server.extensions["gridwatch.listener"] = listener
 
     @server.get("/healthz")

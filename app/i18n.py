@@ -43,6 +43,17 @@ UI = {
     "switch_lang": ("English", "中文"),
     "notes": ("说明", "Notes"),
     "up": ("返回上级", "Up one level"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong user name or password"),
+    "login_throttled": (
+        "失败次数过多，请5分钟后再试",
+        "Too many failed attempts; try again in 5 minutes",
+    ),
+    "login_cross_site": ("请从本系统登录页登录", "Please sign in from this system's own page"),
+    "forbidden_page": ("您的角色无权查看此页面", "Your role may not open this page"),
 }
 
 

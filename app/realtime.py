@@ -18,11 +18,14 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from flask import Blueprint, Response, jsonify, request
-from flask_socketio import SocketIO, emit, join_room, leave_room
+from flask import Blueprint, Response, g, jsonify, request, session
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room
 from sqlalchemy import Engine
 
+from app.auth import user_of_token
 from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
+from geo_data.jurisdiction import area_within
+from geo_data.users import UserInfo
 
 log = logging.getLogger(__name__)
 BATCH_SECONDS = 0.25  # the longest a listener waits before checking for changes anyway
@@ -32,7 +35,9 @@ CATCH_UP_LIMIT = 5000
 ALL_ROOM = "all"
 
 
-def attach_socketio(server: Any, engine: Engine) -> tuple[SocketIO, FeedListener]:
+def attach_socketio(
+    server: Any, engine: Engine, session_hours: float = 12.0
+) -> tuple[SocketIO, FeedListener]:
     """A Socket.IO server for this app (threading mode, same origin only), its listener
     and the HTTP catch-up route.
 
@@ -41,7 +46,7 @@ def attach_socketio(server: Any, engine: Engine) -> tuple[SocketIO, FeedListener
     """
     sio = SocketIO(server, async_mode="threading", cors_allowed_origins=None)
     listener = FeedListener(engine, sio)
-    register_socket_handlers(sio, engine, listener)
+    register_socket_handlers(sio, engine, listener, session_hours)
     server.register_blueprint(_live_blueprint(engine))
     return sio, listener
 
@@ -161,21 +166,34 @@ class FeedListener:
 
 
 _watching: dict[str, tuple[str, int]] = {}  # Socket.IO sid -> (level, area id) it watches
+_users: dict[str, UserInfo] = {}  # Socket.IO sid -> the signed-in user behind it
 
 
 def _scope_of_client() -> tuple[str | None, int | None]:
-    """The (level, area id) the connected client watches; (None, None) for everything.
+    """The (level, area id) the client watches; (None, None) for everything.
 
-    A client narrows itself to one area (connect auth ``area_id`` or a ``watch``
-    message). Until sign-in lands every client may watch the whole jurisdiction.
+    Over Socket.IO a client narrows itself to one area (connect auth ``area_id`` or a
+    ``watch`` message); a supervisor is never wider than their own area. Over HTTP the
+    scope is the signed-in user's area.
     """
     sid = getattr(request, "sid", None)
-    return _watching.get(sid, (None, None)) if sid else (None, None)
+    if sid:
+        return _watching.get(sid, (None, None))
+    user: UserInfo | None = g.get("user")
+    if user is not None and user.area_id is not None:
+        return user.area_level, user.area_id
+    return None, None
 
 
 def _watch(engine: Engine, area_id: Any) -> tuple[str, str | None]:
-    """Move the client to the room of ``area_id`` (None: everything); (room, refusal)."""
+    """Move the client to the room of ``area_id`` (None: everything it may see);
+    (room, refusal). A supervisor may watch their own area or an area inside it."""
     sid = request.sid
+    user = _users.get(sid)
+    if user is None:
+        return "", "not signed in"
+    if area_id is None and user.area_id is not None:
+        area_id = user.area_id
     if area_id is None:
         scope = None
     elif not isinstance(area_id, int) or isinstance(area_id, bool) or area_id <= 0:
@@ -183,8 +201,11 @@ def _watch(engine: Engine, area_id: Any) -> tuple[str, str | None]:
     else:
         with engine.connect() as conn:
             scope = feed_scope(conn, area_id)
+            inside = user.area_id is None or area_within(conn, area_id, user.area_id)
         if scope is None:
             return "", f"no area {area_id} to watch"
+        if not inside:
+            return "", f"area {area_id} lies outside your area"
     old = _watching.pop(sid, None)
     leave_room(ALL_ROOM if old is None else f"area:{old[1]}")
     if scope is None:
@@ -195,15 +216,24 @@ def _watch(engine: Engine, area_id: Any) -> tuple[str, str | None]:
     return f"area:{scope[1]}", None
 
 
-def register_socket_handlers(sio: SocketIO, engine: Engine, listener: FeedListener) -> None:
+def register_socket_handlers(
+    sio: SocketIO, engine: Engine, listener: FeedListener, session_hours: float = 12.0
+) -> None:
     @sio.on("connect")
     def on_connect(auth: Any = None) -> bool:
+        # A browser brings its session cookie; other clients a bearer token in ``auth``.
+        token = auth.get("token") if isinstance(auth, dict) else None
+        user = user_of_token(engine, token if isinstance(token, str) else session.get("token"),
+                             session_hours)  # fmt: skip
+        if user is None:
+            raise ConnectionRefusedError("unauthenticated: sign in first")
         listener.start()
-        join_room(ALL_ROOM)
+        _users[request.sid] = user
         area_id = auth.get("area_id") if isinstance(auth, dict) else None
-        room, refusal = _watch(engine, area_id) if area_id is not None else (ALL_ROOM, None)
+        room, refusal = _watch(engine, area_id)
         if refusal:
             emit("refused", {"event": "connect", "reason": refusal})
+            room, _ = _watch(engine, None)  # the widest scope this user may see
         with engine.connect() as conn:
             emit("hello", {"room": room or ALL_ROOM, "upto": latest_seq(conn), "sid": request.sid})
         return True
@@ -211,6 +241,7 @@ def register_socket_handlers(sio: SocketIO, engine: Engine, listener: FeedListen
     @sio.on("disconnect")
     def on_disconnect(*_args: Any) -> None:
         _watching.pop(request.sid, None)
+        _users.pop(request.sid, None)
 
     @sio.on("watch")
     def on_watch(message: Any) -> None:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Optional raster tile URL template of a local tile server, {z}/{x}/{y}.",
     )
     language: str = "zh"
+    session_hours: float = Field(
+        default=12.0, gt=0, description="A session ends after this long without a request."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark the session cookie Secure (set when served over HTTPS)."
+    )
     sla_enabled: bool = Field(
         default=True, description="Escalate overdue cases automatically in serve and demo."
     )

@@ -47,6 +47,10 @@ FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans
 MESSAGES = {
     "unknown_area": ("未找到区域代码“{code}”。", "No area has the code “{code}”."),
     "no_areas": ("尚未加载区域数据。", "No areas are loaded yet."),
+    "outside_area": (
+        "区域“{code}”不在您的管辖范围内。",
+        "The area “{code}” lies outside your area.",
+    ),
     "buildings_level": (
         "楼栋在社区、网格和院落层级显示。",
         "Buildings show at community, grid and courtyard level.",
@@ -85,6 +89,9 @@ class MapState:
     window: str = "live"
     lang: str = "zh"
     now: datetime | None = None
+    # The viewer's own area (a supervisor's street or community), never from the URL:
+    # the map opens there and refuses anything outside it.
+    scope_code: str | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.layers if name not in LAYERS]
@@ -261,12 +268,14 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
         # Read the feed position before the data: a change committed in between is then
         # shown twice at worst (once live), never missed.
         feed_upto = latest_seq(conn)
-        code = state.area_code or views.default_area_code(conn)
+        code = state.area_code or state.scope_code or views.default_area_code(conn)
         if code is None:
             return _message_view(ctx, state, message("no_areas", lang))
         area = views.area_info(conn, code)
         if area is None:
             return _message_view(ctx, state, message("unknown_area", lang, code=code))
+        if state.scope_code and state.scope_code not in {ref.code for ref in area.chain}:
+            return _message_view(ctx, state, message("outside_area", lang, code=code))
         children = views.child_areas(conn, area, state.metric, state.window, now=now)
         if "areas" in layers:
             frames["areas"] = children
@@ -322,7 +331,7 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
     return MapView(
         state=resolved,
         figure=figure,
-        breadcrumb=[(ref.code, ref.name(lang)) for ref in area.chain],
+        breadcrumb=[(ref.code, ref.name(lang)) for ref in visible_chain(area, state.scope_code)],
         panel=_panel(area, figures, children, state, notes),
         area=area,
         polygons=polygons,
@@ -332,6 +341,12 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
         feed_upto=feed_upto,
         live_index=live_index,
     )
+
+
+def visible_chain(area: views.AreaInfo, scope_code: str | None) -> tuple[views.AreaRef, ...]:
+    """The breadcrumb from the viewer's own area down (everything above it is not theirs)."""
+    codes = [ref.code for ref in area.chain]
+    return area.chain[codes.index(scope_code) :] if scope_code in codes else area.chain
 
 
 def _panel(
@@ -389,7 +404,7 @@ def drill_target(ctx: AppContext, state: MapState, click_data: dict | None) -> s
         return key
     if kind in ("hex", "camera_hex"):
         with ctx.engine.connect() as conn:
-            code = state.area_code or views.default_area_code(conn)
+            code = state.area_code or state.scope_code or views.default_area_code(conn)
             area = views.area_info(conn, code) if code else None
             return views.child_at_cell(conn, area, key) if area else None
     return None

@@ -22,3 +22,16 @@ def jurisdiction_outline(conn: Connection, tolerance: float = 0.0002) -> shapely
     if wkb is None:
         raise LookupError("no grids are loaded: load areas (or the demo city) first")
     return shapely.from_wkb(bytes(wkb))
+
+
+def area_within(conn: Connection, area_id: int, ancestor_id: int) -> bool:
+    """Whether area ``area_id`` is ``ancestor_id`` or lies inside it."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT :anc IN (id, city_id, district_id, street_id, community_id, grid_id)"
+                " FROM areas WHERE id = :id"
+            ),
+            {"id": area_id, "anc": ancestor_id},
+        ).scalar()
+    )

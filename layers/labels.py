@@ -59,6 +59,30 @@ BUILDING_USE = {
     "public": ("公共", "Public"),
     "industrial": ("工业", "Industrial"),
 }
+ROLE = {
+    "operator": ("指挥员", "Operator"),
+    "supervisor": ("街道/社区主管", "Supervisor"),
+    "leader": ("领导", "Leader"),
+    "admin": ("系统管理员", "Administrator"),
+}
+ACTION = {
+    "report": ("上报", "Reported"),
+    "accept": ("立案", "Accept"),
+    "reject": ("不予立案", "Reject"),
+    "dispatch": ("派遣", "Dispatch"),
+    "start": ("开始处置", "Start"),
+    "handle": ("处置反馈", "Handled"),
+    "verify": ("核查", "Verify"),
+    "close": ("结案", "Close"),
+    "reopen": ("重新办理", "Reopen"),
+    "escalate": ("上报上级", "Escalate"),
+    "merge": ("合并重复", "Merge"),
+}
+HANDLING_LEVEL = {
+    "community": ("社区", "Community"),
+    "street": ("街道", "Street"),
+    "district": ("区", "District"),
+}
 METRIC = {
     "open": ("未结案件", "Open cases"),
     "overdue": ("超期案件", "Overdue cases"),

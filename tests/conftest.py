@@ -20,6 +20,7 @@ from geo_data.cluster import Cluster
 from geo_data.db import make_engine
 from geo_data.reference import sync_categories
 from geo_data.schema import migrate
+from geo_data.users import UserInfo
 
 TEST_PORT = int(os.environ.get("GRIDWATCH_TEST_DB_PORT", "55433"))
 
@@ -108,6 +109,34 @@ def demo_engine(cluster: Cluster) -> Iterator[Engine]:
     load_demo(demo, end=DEMO_END)
     yield demo
     demo.dispose()
+
+
+TEST_PASSWORD = "grid-watch-test-1"
+
+
+@pytest.fixture(scope="session")
+def demo_users(demo_engine: Engine) -> dict[str, UserInfo]:
+    """The demo accounts (operator, supervisor of a street, ``community`` supervisor of a
+    community in another street, leader, admin), all with ``TEST_PASSWORD``."""
+    from etl.demo_users import DEMO_ACCOUNTS, ensure_demo_users
+    from geo_data.users import get_user
+
+    with demo_engine.begin() as conn:
+        ensure_demo_users(conn, {a.username: TEST_PASSWORD for a in DEMO_ACCOUNTS})
+        return {a.username: get_user(conn, a.username) for a in DEMO_ACCOUNTS}
+
+
+@pytest.fixture(scope="session")
+def bearer(demo_engine: Engine, demo_users: dict[str, UserInfo]) -> Callable[[str], dict]:
+    """``bearer("operator")``: an Authorization header of a fresh session of that user."""
+    from geo_data.users import open_session
+
+    def header(username: str) -> dict[str, str]:
+        with demo_engine.begin() as conn:
+            token = open_session(conn, demo_users[username].id, kind="token", hours=1)
+        return {"Authorization": f"Bearer {token}"}
+
+    return header
 
 
 @pytest.fixture

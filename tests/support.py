@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
+from geo_data.users import UserInfo
+
 
 def post_event(base: str, key: str, body: dict, expect: tuple[int, ...] = (201,)) -> int:
     """POST one event to ``base``'s ingest API with ``key``; returns the case id."""
@@ -17,3 +19,13 @@ def post_event(base: str, key: str, body: dict, expect: tuple[int, ...] = (201,)
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status in expect, response.status
         return json.load(response)["case_id"]
+
+
+def viewer(role: str = "operator", area: tuple[int, str, str] | None = None) -> UserInfo:
+    """A signed-in user as pages see one (no database row needed): ``area`` is
+    (id, code, level) for a supervisor."""
+    area_id, code, level = area or (None, None, None)
+    return UserInfo(0, f"test-{role}", f"Test {role}", role, area_id, code, code, code, level, True)
+
+
+OPERATOR = viewer()

@@ -9,8 +9,9 @@ from dash.development.base_component import Component
 from app.context import AppContext
 from app.pages import map as map_page
 from app.pages import overview
+from geo_data.users import UserInfo
 
-Page = Callable[[AppContext, dict[str, str]], Component]
+Page = Callable[[AppContext, dict[str, str], UserInfo], Component]
 
 PAGES: dict[str, Page] = {
     "/map": map_page.layout,

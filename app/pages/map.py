@@ -6,6 +6,7 @@ rewrite the query and the router renders the page again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +17,10 @@ from dash_socketio import DashSocketIO
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from callbacks.map import MapView, href, map_view, state_from_query
+from app.pages.common import user_menu
+from callbacks.map import MapView, href, map_view, state_from_query, visible_chain
 from geo_data.catalogue import load_categories
+from geo_data.users import UserInfo
 from geo_data.views import LOCAL_TZ
 from layers import LAYER_NAMES
 from layers.labels import LEVEL, METRIC, WINDOW, label
@@ -29,11 +32,12 @@ GRAPH_CONFIG = {
 }
 
 
-def layout(ctx: AppContext, query: dict[str, str]) -> html.Div:
-    view = map_view(ctx, state_from_query(query))
+def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
+    state = replace(state_from_query(query), scope_code=user.area_code)
+    view = map_view(ctx, state)
     lang = view.state.lang
     return html.Div(
-        [_header(view), _toolbar(view), _body(view), *_live(view)],
+        [_header(view, user), _toolbar(view), _body(view), *_live(view)],
         id=ids.MAP_PAGE,
         className=f"gw-map-page lang-{lang}",
         lang="en" if lang == "en" else "zh-CN",
@@ -128,7 +132,7 @@ def _as_of(view: MapView) -> str:
     return f"{t('as_of', lang)} {local:%Y-%m-%d %H:%M}（{t('beijing_time', lang)}）"
 
 
-def _header(view: MapView) -> html.Header:
+def _header(view: MapView, user: UserInfo) -> html.Header:
     state, lang = view.state, view.state.lang
     other = "en" if lang == "zh" else "zh"
     return html.Header(
@@ -147,6 +151,7 @@ def _header(view: MapView) -> html.Header:
                 id=ids.MAP_LANG,
                 className="gw-lang",
             ),
+            user_menu(user, lang),
         ],
         className="gw-header",
     )
@@ -155,7 +160,7 @@ def _header(view: MapView) -> html.Header:
 def _breadcrumb(view: MapView) -> html.Nav:
     state, lang = view.state, view.state.lang
     items: list[Component] = []
-    chain = view.area.chain if view.area else ()
+    chain = visible_chain(view.area, view.state.scope_code) if view.area else ()
     for i, ref in enumerate(chain):
         if i:
             items.append(html.Span("›", className="gw-crumb-sep"))

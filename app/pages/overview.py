@@ -7,9 +7,10 @@ from dash import html
 from app import ids
 from app.context import AppContext
 from geo_data.stats import load_stats
+from geo_data.users import UserInfo
 
 
-def layout(ctx: AppContext, query: dict[str, str]) -> html.Div:
+def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
     with ctx.engine.connect() as conn:
         figures = load_stats(conn)
     rows = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qs, urlparse
 
@@ -21,6 +22,7 @@ from callbacks.router import render_page
 from geo_data import views
 from layers import LAYER_NAMES
 from tests.conftest import DEMO_END
+from tests.support import OPERATOR
 
 LEVEL_NAMES = ("city", "district", "street", "community", "grid", "courtyard")
 MAX_BYTES = 500_000
@@ -121,7 +123,7 @@ def test_breadcrumb_links_go_back_up_any_number_of_levels(
     ctx: AppContext, codes: dict[str, str]
 ) -> None:
     yard = codes["courtyard"]
-    page = render_page(ctx, "/map", f"?area={yard}&layers=areas,hexes&window=7d")
+    page = render_page(ctx, "/map", f"?area={yard}&layers=areas,hexes&window=7d", OPERATOR)
     crumbs = find(page, ids.MAP_BREADCRUMB)
     assert crumbs is not None
     hrefs = links(crumbs)
@@ -209,7 +211,7 @@ def test_panel_holds_the_area_figures(
     ranking = result.panel["ranking"]
     assert len(ranking) == 5
     assert [r["value"] for r in ranking] == sorted((r["value"] for r in ranking), reverse=True)
-    page = render_page(ctx, "/map", "?area=510108&metric=overdue")
+    page = render_page(ctx, "/map", "?area=510108&metric=overdue", OPERATOR)
     panel = find(page, ids.MAP_PANEL)
     assert panel is not None
     assert f"{figures['open']:,}" in texts(panel) and ranking[0]["name"] in texts(panel)
@@ -221,17 +223,18 @@ def test_unknown_area_code_gives_a_clear_message_not_an_error(ctx: AppContext) -
     assert result.area is None and result.breadcrumb == [] and result.panel == {}
     assert isinstance(result.figure, dict)
     assert "999999" in (view(ctx, "999999", lang="en").message or "")
-    page = render_page(ctx, "/map", "?area=999999")
+    page = render_page(ctx, "/map", "?area=999999", OPERATOR)
     alert = find(page, ids.MAP_MESSAGE)
     assert alert is not None and "999999" in texts(alert)
     assert "/map?" in " ".join(links(alert))
 
 
 def test_unknown_area_through_the_http_callback_is_not_a_500(
-    settings: Settings, demo_engine: Engine
+    settings: Settings, demo_engine: Engine, bearer: Callable[[str], dict]
 ) -> None:
     app = create_app(settings, engine=demo_engine)
     client = app.server.test_client()
+    client.environ_base.update(HTTP_AUTHORIZATION=bearer("operator")["Authorization"])
     body = {
         "output": f"{ids.PAGE}.children",
         "outputs": {"id": ids.PAGE, "property": "children"},
@@ -249,7 +252,7 @@ def test_unknown_area_through_the_http_callback_is_not_a_500(
 
 
 def test_root_path_is_the_map(ctx: AppContext) -> None:
-    page = render_page(ctx, "/", "")
+    page = render_page(ctx, "/", "", OPERATOR)
     assert find(page, ids.MAP_GRAPH) is not None
     assert find(page, ids.MAP_LAYERS).value == ["areas", "incidents"]
 
@@ -293,7 +296,7 @@ def test_clicking_a_child_polygon_drills_into_it(ctx: AppContext) -> None:
     search = "?area=510108&layers=areas,incidents&metric=overdue&window=24h"
     new = next_search(ctx, search, trigger=ids.MAP_GRAPH, click_data=click)
     assert new == f"?area={child[1]}&layers=areas,incidents&metric=overdue&window=24h"
-    page = render_page(ctx, "/map", new)
+    page = render_page(ctx, "/map", new, OPERATOR)
     assert texts(find(page, ids.MAP_BREADCRUMB)).endswith(child[2])
     assert find(page, ids.MAP_METRIC).value == "overdue"
     assert find(page, ids.MAP_WINDOW).value == "24h"
@@ -353,7 +356,7 @@ def test_reload_gives_the_same_view(ctx: AppContext, codes: dict[str, str]) -> N
 
 
 def test_english_page_labels(ctx: AppContext) -> None:
-    page = render_page(ctx, "/map", "?area=510108&lang=en")
+    page = render_page(ctx, "/map", "?area=510108&lang=en", OPERATOR)
     words = texts(page)
     for english in ("Layers", "Open cases", "Chenghua District", "Closure rate"):
         assert english in words

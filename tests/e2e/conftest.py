@@ -33,6 +33,8 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import Engine
 
+from tests.conftest import TEST_PASSWORD
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
@@ -104,14 +106,18 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def live_server(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of ``gridwatch serve`` running in a subprocess against the demo city."""
+def live_server(
+    demo_engine: Engine, demo_users: dict, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of ``gridwatch serve`` running in a subprocess against the demo city,
+    with the demo accounts (password ``TEST_PASSWORD``)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "GRIDWATCH_DATABASE_URL": demo_engine.url.render_as_string(hide_password=False),
         "GRIDWATCH_SECRET_KEY": "e2e-not-a-secret",
+        "GRIDWATCH_SLA_ENABLED": "false",  # the demo's overdue cases stay as loaded
         "PYTHONUNBUFFERED": "1",
     }
     command = [
@@ -176,6 +182,11 @@ class PageWatch:
     page: Page
     urls: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # console errors a test provokes
+
+    def expect_error(self, fragment: str) -> None:
+        """Allow console errors containing ``fragment`` (e.g. a refused sign-in's 401)."""
+        self.expected.append(fragment)
 
     def on_request(self, request: Request) -> None:
         self.urls.append(request.url)
@@ -184,7 +195,7 @@ class PageWatch:
         self.urls.append(websocket.url)
 
     def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and not any(f in message.text for f in self.expected):
             where = message.location.get("url", "")
             self.errors.append(f"console: {message.text}" + (f" ({where})" if where else ""))
 
@@ -215,8 +226,9 @@ WATCH = pytest.StashKey[PageWatch]()
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh context and page (1600x1000, zh-CN), watched for foreign requests and errors."""
+def anonymous_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh context and page (1600x1000, zh-CN), watched for foreign requests and
+    errors, not signed in."""
     context = browser.new_context(
         viewport={"width": 1600, "height": 1000},
         locale="zh-CN",
@@ -234,6 +246,26 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         yield new_page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(anonymous_page: Page, live_server: str) -> Page:
+    """``anonymous_page`` signed in as the demo operator through the login form."""
+    sign_in(anonymous_page, live_server, "operator")
+    return anonymous_page
+
+
+def sign_in(page: Page, base: str, username: str, lang: str = "zh") -> None:
+    """Sign in through the real login form and wait for the first page."""
+    page.goto(f"{base}/login?lang={lang}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    try:
+        page.wait_for_url(lambda url: "/login" not in url)
+    except PlaywrightError:
+        error = page.locator(".login-error").all_inner_texts()
+        pytest.fail(f"signing in as {username} failed: {error or page.url}", pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

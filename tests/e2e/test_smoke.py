@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from app import ids
 
+from .conftest import WATCH, sign_in
 from .helpers import screenshot, wait_for_dash_idle
 
 
@@ -41,3 +43,27 @@ def test_unknown_path_shows_not_found(page: Page, live_server: str) -> None:
     expect(not_found.get_by_role("heading", level=2)).to_have_text("404")
     expect(not_found).to_contain_text("No page at /nowhere")
     expect(page.locator(f"#{ids.STATS_TABLE}")).to_have_count(0)
+
+
+def test_sign_in_and_out_in_the_browser(
+    anonymous_page: Page, live_server: str, request: pytest.FixtureRequest
+) -> None:
+    page = anonymous_page
+    request.node.stash[WATCH].expect_error("401 (UNAUTHORIZED)")  # the wrong password below
+    page.goto(f"{live_server}/map?area=510108")
+    expect(page).to_have_url(f"{live_server}/login?next=/map%3Farea%3D510108")
+    screenshot(page, "login-zh")
+    page.fill("input[name=username]", "leader")
+    page.fill("input[name=password]", "wrong password!")
+    page.click("button[type=submit]")
+    expect(page.locator(".login-error")).to_have_text("用户名或密码错误")
+    page.goto(f"{live_server}/login?lang=en")
+    expect(page.locator("button[type=submit]")).to_have_text("Sign in")
+    screenshot(page, "login-en")
+    sign_in(page, live_server, "leader")
+    wait_for_dash_idle(page)
+    expect(page.locator(".gw-user-name")).to_have_text("区领导")
+    page.click(".gw-signout")
+    expect(page).to_have_url(f"{live_server}/login?lang=zh")
+    page.goto(f"{live_server}/map")
+    expect(page).to_have_url(f"{live_server}/login?next=/map")

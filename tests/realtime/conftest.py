@@ -26,7 +26,11 @@ def free_port() -> int:
 def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:
     """``gridwatch serve`` on a free port against ``url``; returns it once healthy."""
     port = free_port()
-    env = os.environ | {"GRIDWATCH_DATABASE_URL": url, "GRIDWATCH_SECRET_KEY": "test-only"}
+    env = os.environ | {
+        "GRIDWATCH_DATABASE_URL": url,
+        "GRIDWATCH_SECRET_KEY": "test-only",
+        "GRIDWATCH_SLA_ENABLED": "false",  # tests escalate on purpose, not by the clock
+    }
     with log.open("w") as out:
         proc = subprocess.Popen(
             [

@@ -72,12 +72,17 @@ def spot(demo_engine: Engine) -> tuple[float, float]:
         )
 
 
+def token_of(header: dict[str, str]) -> str:
+    return header["Authorization"].removeprefix("Bearer ")
+
+
 @pytest.fixture
-def clients() -> Iterator[Callable[[str], FeedClient]]:
+def clients(bearer: Callable[[str], dict]) -> Iterator[Callable[..., FeedClient]]:
+    """``clients(url, auth=None, user="operator")``: a signed-in Socket.IO client."""
     made: list[FeedClient] = []
 
-    def make(base: str, auth: dict | None = None) -> FeedClient:
-        made.append(FeedClient(base, auth))
+    def make(base: str, auth: dict | None = None, user: str = "operator") -> FeedClient:
+        made.append(FeedClient(base, {**(auth or {}), "token": token_of(bearer(user))}))
         return made[-1]
 
     yield make
@@ -182,20 +187,25 @@ def test_many_concurrent_posts_each_reach_the_client_once(
     assert sorted(c for c in got if c in ids) == sorted(ids)  # each exactly once
 
 
+def get_feed(url: str, header: dict[str, str]) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=header), timeout=10) as r:
+        return json.load(r)
+
+
 def test_http_catch_up_returns_what_a_page_missed(
-    live_url: str, api_key: str, spot: tuple, demo_engine: Engine
+    live_url: str, api_key: str, spot: tuple, demo_engine: Engine, bearer
 ) -> None:
     with demo_engine.connect() as conn:
         since = conn.execute(text("SELECT coalesce(max(seq), 0) FROM case_feed")).scalar()
     posted = [post_event(live_url, api_key, spot, n) for n in range(40, 42)]
-    with urllib.request.urlopen(f"{live_url}/live/feed?since={since}", timeout=10) as r:
-        body = json.load(r)
+    header = bearer("leader")
+    body = get_feed(f"{live_url}/live/feed?since={since}", header)
     got = [e["case"]["id"] for e in body["entries"] if e["kind"] == "new"]
     assert got == posted
     assert body["after"] == since and body["upto"] >= since + 2
     for bad in ("-1", "abc", ""):
         with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(f"{live_url}/live/feed?since={bad}", timeout=10)
+            get_feed(f"{live_url}/live/feed?since={bad}", header)
         info.value.close()
         assert info.value.code == 400
 
@@ -244,3 +254,46 @@ def test_watching_an_unknown_area_is_refused(live_url: str, clients) -> None:
     refused_at_connect = clients(live_url, {"area_id": 10**9})
     assert refused_at_connect.refused.get(timeout=5)["reason"] == f"no area {10**9} to watch"
     assert refused_at_connect.room == "all"
+
+
+def test_connection_without_a_session_is_refused(live_url: str, bearer) -> None:
+    for auth in (None, {"token": "forged"}, {"token": 42}):
+        client = socketio.Client(reconnection=False)
+        reasons: list = []
+        client.on("connect_error", reasons.append)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client.connect(live_url, transports=["websocket"], wait_timeout=10, auth=auth)
+        assert "unauthenticated" in str(reasons)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{live_url}/live/feed?since=0", timeout=10)
+    info.value.close()
+    assert info.value.code == 401
+
+
+def test_supervisor_hears_only_their_street_and_cannot_join_another(
+    live_url: str, clients, api_key: str, demo_engine: Engine, demo_users: dict, bearer
+) -> None:
+    own = demo_users["supervisor"].area_id
+    (street_a, spot_a), (street_b, spot_b) = _street_spots(demo_engine)
+    assert own == street_a  # the demo supervisor has the first street
+    supervisor = clients(live_url, user="supervisor")
+    assert supervisor.room == f"area:{own}"  # narrowed at connect, without asking
+    supervisor.sio.emit("watch", {"area_id": street_b})
+    assert "outside your area" in supervisor.refused.get(timeout=5)["reason"]
+    supervisor.sio.emit("watch", {"area_id": None})  # "everything" is their street
+    assert supervisor.watching.get(timeout=5)["room"] == f"area:{own}"
+    sneaky = clients(live_url, {"area_id": street_b}, user="supervisor")
+    assert "outside your area" in sneaky.refused.get(timeout=5)["reason"]
+    assert sneaky.room == f"area:{own}"
+    before = supervisor.upto
+    in_a = post_event(live_url, api_key, spot_a, 80)
+    in_b = post_event(live_url, api_key, spot_b, 81)
+    got = supervisor.case_ids({in_a, in_b}, timeout=3)
+    assert in_a in got and in_b not in got
+    assert in_b not in sneaky.case_ids({in_a, in_b}, timeout=2)
+    # Catching up over either path gives only their street too.
+    supervisor.sio.emit("catch_up", {"since": before})
+    assert in_b not in supervisor.case_ids({in_a, in_b}, timeout=2)
+    body = get_feed(f"{live_url}/live/feed?since={before}", bearer("supervisor"))
+    caught = {e["case"]["id"] for e in body["entries"]}
+    assert in_a in caught and in_b not in caught
