@@ -253,7 +253,7 @@ def _login_page(lang: str, target: str, error: str | None = None) -> Response:
     {message}
     <button type="submit">{escape(t("sign_in", lang))}</button>
   </form>
-  <a class="login-lang" href="/login?lang={other}&next={quote(_safe_next(target), safe='/')}">
+  <a class="login-lang" href="/login?lang={other}&next={quote(_safe_next(target), safe="/")}">
     {escape(t("switch_lang", lang))}</a>
 </main></body></html>"""
     return Response(page, mimetype="text/html")
