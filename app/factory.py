@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app import auth, ids
+from app.api.cases import cases_api
 from app.api.events import api
 from app.api.open311 import open311
 from app.context import AppContext
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     server.register_blueprint(api)
     server.register_blueprint(open311)
+    server.register_blueprint(cases_api)
     server.extensions["gridwatch"] = ctx
     auth.install(server)
     # The Socket.IO server is also kept in server.extensions.

@@ -207,7 +207,9 @@ def act(
             else:
                 data["override"] = True
     elif action == "reopen":
+        # The resident was not satisfied: it counts against the handler who closed it.
         sets += ["satisfied = false", "closed_at = NULL"]
+        data["handler_id"] = case.assignee_id
     elif action == "escalate":
         level = HANDLING_LEVELS.index(case.handling_level)
         if level + 1 >= len(HANDLING_LEVELS):
@@ -275,9 +277,15 @@ def act(
 
 
 def _worker_follows(conn: Connection, action: str, case: Any, worker_id: int | None) -> None:
-    """Assigning sends the worker en route; handling (or closing out) frees them."""
+    """Assigning sends the worker en route, starting puts them on site; handling (or
+    closing out) frees them."""
     if action == "dispatch":
         conn.execute(text("UPDATE workers SET status = 'en_route' WHERE id = :w"), {"w": worker_id})
+    elif action == "start" and case.assignee_id is not None:
+        conn.execute(
+            text("UPDATE workers SET status = 'on_site' WHERE id = :w AND status <> 'off_duty'"),
+            {"w": case.assignee_id},
+        )
     elif action in ("handle", "reject", "merge") and case.assignee_id is not None:
         conn.execute(
             text("UPDATE workers SET status = 'available' WHERE id = :w AND status <> 'off_duty'"),

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import urllib.request
+import uuid
+
+from sqlalchemy import Connection, text
 
 from geo_data.users import UserInfo
 
@@ -29,3 +33,39 @@ def viewer(role: str = "operator", area: tuple[int, str, str] | None = None) -> 
 
 
 OPERATOR = viewer()
+
+
+_SPOTS = itertools.count()
+
+
+def new_case(conn: Connection, *, street_id: int | None = None, offset: int | None = None) -> int:
+    """Report a fresh case (status ``reported``) at a grid's label point, in ``street_id``
+    when given; returns its id. Each call takes another grid unless ``offset`` is given,
+    so committed cases are never merged as duplicates of each other."""
+    if offset is None:
+        offset = next(_SPOTS)
+    from datetime import timedelta
+
+    from geo_data.actors import system_actor
+    from geo_data.case_store import CaseReport, report_case
+    from tests.conftest import DEMO_END
+
+    x, y = conn.execute(
+        text(
+            "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
+            " AND (CAST(:s AS integer) IS NULL OR street_id = :s) ORDER BY code LIMIT 1 OFFSET :n"
+        ),
+        {"s": street_id, "n": offset},
+    ).one()
+    report = CaseReport(
+        channel="hotline",
+        external_id=f"T-{uuid.uuid4().hex}",
+        category_code="E0201",
+        severity=3,
+        lon=x,
+        lat=y,
+        reported_at=DEMO_END + timedelta(days=150, minutes=offset),
+        reporter_name="王小明",
+        reporter_phone="13812345678",
+    )
+    return report_case(conn, report, system_actor(conn)).case_id

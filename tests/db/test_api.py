@@ -209,7 +209,15 @@ def test_rate_limit_answers_429_with_retry_after(
 def test_openapi_document_describes_the_endpoints(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {"/api/v1/events", "/api/v1/events/batch", "/api/v1/categories"}
+    assert set(doc["paths"]) == {
+        "/api/v1/events",
+        "/api/v1/events/batch",
+        "/api/v1/categories",
+        "/api/v1/auth/token",
+        "/api/v1/cases/{case_id}",
+        "/api/v1/cases/{case_id}/nearby",
+        "/api/v1/cases/{case_id}/actions/{action}",
+    }
     event = doc["components"]["schemas"]["Event"]
     assert event["additionalProperties"] is False
     assert {"channel", "external_id", "category", "severity", "lon", "lat", "reported_at"} <= set(

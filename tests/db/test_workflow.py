@@ -116,14 +116,45 @@ def test_a_case_goes_from_report_to_closed_with_its_audit_trail(demo: Connection
     assert status.scalar() == "available"  # handled freed the worker
 
 
-def test_dispatch_sends_the_worker_en_route(demo: Connection) -> None:
+def test_worker_goes_en_route_then_on_site_then_is_freed(demo: Connection) -> None:
+    operator = _operator(demo)
+    case_id = _new_case(demo)
+    worker = _worker(demo)
+
+    def worker_status() -> str:
+        return demo.execute(
+            text("SELECT status FROM workers WHERE id = :w"), {"w": worker}
+        ).scalar()
+
+    act(demo, case_id, "accept", operator, version=1)
+    act(demo, case_id, "dispatch", operator, version=2, worker_id=worker)
+    assert worker_status() == "en_route"
+    act(demo, case_id, "start", operator, version=3)
+    assert worker_status() == "on_site"
+    act(demo, case_id, "handle", operator, version=4, note="done")
+    assert worker_status() == "available"
+
+
+def test_resident_not_satisfied_reopens_against_the_handler(demo: Connection) -> None:
     operator = _operator(demo)
     case_id = _new_case(demo)
     worker = _worker(demo)
     act(demo, case_id, "accept", operator, version=1)
     act(demo, case_id, "dispatch", operator, version=2, worker_id=worker)
-    status = demo.execute(text("SELECT status FROM workers WHERE id = :w"), {"w": worker})
-    assert status.scalar() == "en_route"
+    act(demo, case_id, "handle", operator, version=3, note="done")
+    act(demo, case_id, "verify", operator, version=4)
+    act(demo, case_id, "close", operator, version=5, confirmed_by_resident=True,
+        confirmation_channel="hotline")  # fmt: skip
+    act(demo, case_id, "reopen", operator, version=6, note="居民回访不满意")
+    satisfied, status = demo.execute(
+        text("SELECT satisfied, status FROM cases WHERE id = :id"), {"id": case_id}
+    ).one()
+    assert (satisfied, status) == (False, "reopened")
+    data = demo.execute(
+        text("SELECT data FROM case_events WHERE case_id = :id AND action = 'reopen'"),
+        {"id": case_id},
+    ).scalar()
+    assert data["handler_id"] == worker
 
 
 def _params(action: str, demo: Connection, case_id: int) -> dict:
