@@ -17,13 +17,14 @@ from app.context import AppContext
 from app.realtime import attach_socketio
 from app.runtime import engine_for
 from app.settings import Settings
+from callbacks import dispatch as dispatch_callbacks
 from callbacks import live as live_callbacks
 from callbacks import map as map_callbacks
 from callbacks import router
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 events is about 1 MB
-CALLBACK_MODULES = (router, map_callbacks, live_callbacks)
+CALLBACK_MODULES = (router, map_callbacks, live_callbacks, dispatch_callbacks)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Dash:

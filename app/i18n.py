@@ -43,6 +43,7 @@ UI = {
     "switch_lang": ("English", "中文"),
     "notes": ("说明", "Notes"),
     "up": ("返回上级", "Up one level"),
+    "close": ("关闭", "Close"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
     "username": ("用户名", "User name"),

@@ -159,6 +159,17 @@
         var fmt = function (n) { return n === null || n === undefined ? noUpdate : n.toLocaleString(locale); };
         return [patchFor(next, now), next, tickerRows(next), status, fmt(next.open),
                 fmt(next.new_today)];
+      },
+
+      // The case panel re-reads its case when a feed batch names it (another screen or
+      // a terminal acted), keeping the last action's message.
+      refreshCase: function (batch, selection) {
+        var noUpdate = window.dash_clientside.no_update;
+        if (!batch || !selection || !batch.entries) { return noUpdate; }
+        var named = batch.entries.some(function (e) {
+          return e.case && e.case.id === selection.id;
+        });
+        return named ? Object.assign({}, selection, { n: Date.now() }) : noUpdate;
       }
     }
   });

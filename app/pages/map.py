@@ -240,9 +240,23 @@ def _body(view: MapView) -> html.Div:
             style={"height": "100%", "width": "100%"},
         )
     )
+    map_children.append(_case_drawer(lang))
     return html.Div(
         [html.Div(map_children, className="gw-map-wrap"), _panel(view)],
         className="gw-main",
+    )
+
+
+def _case_drawer(lang: str) -> html.Aside:
+    """The case panel's frame over the map; ``callbacks.dispatch`` fills and opens it."""
+    return html.Aside(
+        [
+            dcc.Store(id=ids.CASE_SELECTED, data=None),
+            html.Button("×", id=ids.CASE_CLOSE, className="gw-case-x", title=t("close", lang)),
+            html.Div(id=ids.CASE_BODY, className="gw-case-body"),
+        ],
+        id=ids.CASE_PANEL,
+        className="gw-case-panel",
     )
 
 
