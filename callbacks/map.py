@@ -259,7 +259,7 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
 
     An unknown area code gives a view with ``message`` set (and an empty map), not an error.
     """
-    now = state.now or datetime.now(UTC).replace(microsecond=0)
+    now = state.now or datetime.now(UTC)  # to the microsecond: a case reported this second shows
     lang = state.lang
     layers = set(state.layers)
     frames: dict[str, pd.DataFrame] = {}

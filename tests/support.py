@@ -6,6 +6,7 @@ import itertools
 import json
 import urllib.request
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 
@@ -38,7 +39,13 @@ OPERATOR = viewer()
 _SPOTS = itertools.count()
 
 
-def new_case(conn: Connection, *, street_id: int | None = None, offset: int | None = None) -> int:
+def new_case(
+    conn: Connection,
+    *,
+    street_id: int | None = None,
+    offset: int | None = None,
+    reported_at: datetime | None = None,
+) -> int:
     """Report a fresh case (status ``reported``) at a grid's label point, in ``street_id``
     when given; returns its id. Each call takes another grid unless ``offset`` is given,
     so committed cases are never merged as duplicates of each other."""
@@ -64,7 +71,7 @@ def new_case(conn: Connection, *, street_id: int | None = None, offset: int | No
         severity=3,
         lon=x,
         lat=y,
-        reported_at=DEMO_END + timedelta(days=150, minutes=offset),
+        reported_at=reported_at or DEMO_END + timedelta(days=150, minutes=offset),
         reporter_name="王小明",
         reporter_phone="13812345678",
     )
