@@ -317,6 +317,111 @@ def keys_disable(ctx: click.Context, name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+# -- users ------------------------------------------------------------------------------
+
+
+@main.group(context_settings=CONTEXT)
+def users() -> None:
+    """Who may sign in: operators, supervisors (with an area), leaders, admins."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["operator", "supervisor", "leader",
+              "admin"]))  # fmt: skip
+@click.option("--area", "area_code", default=None, help="A supervisor's street or community code.")
+@click.option("--name", "display_name", default=None, help="Shown on screens; default USERNAME.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given (never put it on a shared command line).",
+)
+@click.pass_context
+def users_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    area_code: str | None,
+    display_name: str | None,
+    password: str,
+) -> None:
+    """Create the user USERNAME."""
+    from geo_data.users import UserError, create_user
+
+    try:
+        with _engine(ctx).begin() as conn:
+            user = create_user(
+                conn, username, password, role, display_name=display_name, area_code=area_code
+            )
+    except UserError as exc:
+        _fail(str(exc))
+    where = f" in {user.area_name_en} ({user.area_code})" if user.area_code else ""
+    click.echo(f"added {user.username}: {user.role}{where}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """The users, their roles and areas (never passwords)."""
+    from geo_data.users import list_users
+
+    with _engine(ctx).connect() as conn:
+        rows = list_users(conn)
+    for user in rows:
+        state = "active" if user.active else "disabled"
+        area = f"{user.area_code} {user.area_name_en}" if user.area_code else "everywhere"
+        click.echo(f"{user.username:<20} {user.role:<11} {state:<9} {area}")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str) -> None:
+    """Disable USERNAME and end their sessions at once."""
+    from geo_data.users import UserError, set_active
+
+    try:
+        with _engine(ctx).begin() as conn:
+            set_active(conn, username, False)
+    except UserError as exc:
+        _fail(str(exc))
+    click.echo(f"disabled {username}; their sessions have ended")
+
+
+def demo_passwords(settings: Settings) -> dict[str, str]:
+    """The demo accounts' passwords: generated once, kept (mode 600) in the state dir."""
+    import secrets
+
+    from etl.demo_users import DEMO_ACCOUNTS
+
+    path = settings.state_dir / "demo-users.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    for account in DEMO_ACCOUNTS:
+        known.setdefault(account.username, secrets.token_urlsafe(9))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=2))
+    path.chmod(0o600)
+    return known
+
+
+def ensure_demo_accounts(settings: Settings, engine: Engine) -> None:
+    """Create the demo's accounts if missing and print how to sign in."""
+    from etl.demo_users import DEMO_ACCOUNTS, ensure_demo_users
+
+    passwords = demo_passwords(settings)
+    with engine.begin() as conn:
+        ensure_demo_users(conn, passwords)
+    click.echo("demo accounts (user / password):")
+    for account in DEMO_ACCOUNTS:
+        area = f", {account.area_level}" if account.area_level else ""
+        click.echo(
+            f"  {account.username:<11} {passwords[account.username]}  ({account.role}{area})"
+        )
+    click.echo(f"  (kept in {settings.state_dir / 'demo-users.json'})")
+
+
 # -- sla --------------------------------------------------------------------------------
 
 
@@ -582,6 +687,7 @@ def demo(ctx: click.Context, host: str | None, port: int | None, rate: float) ->
         click.echo("loading the demo city (first run only)...")
         _load_demo(engine, "district", None)
     settings = _settings(ctx)
+    ensure_demo_accounts(settings, engine)
     base = f"http://{host or settings.host}:{port or settings.port}"
     sim = make_simulator(settings, engine, base, invalid_share=0.05)
     threading.Thread(

@@ -73,6 +73,10 @@ def test_every_command_has_help(run) -> None:
         ["etl", "load"],
         ["etl", "demo"],
         ["stats"],
+        ["users"],
+        ["users", "add"],
+        ["users", "list"],
+        ["users", "disable"],
         ["serve"],
         ["demo"],
     ):
@@ -135,3 +139,25 @@ def test_keys_are_shown_once_listed_without_secret_and_disabled(run) -> None:
     code, output = run("keys", "disable", "gateway-12345")
     assert code == 2
     assert "no active key" in output
+
+
+def test_users_add_list_disable(run, cli_engine: Engine) -> None:
+    code, output = run(
+        "users", "add", "duty1", "--role", "operator", "--password", "long enough pw"
+    )
+    assert code == 0 and "added duty1: operator" in output
+    code, output = run("users", "add", "duty1", "--role", "leader", "--password", "long enough pw")
+    assert code != 0 and "exists already" in output
+    code, output = run("users", "add", "sup1", "--role", "supervisor", "--password", "x" * 12)
+    assert code != 0 and "needs an area" in output
+    code, output = run("users", "add", "weak", "--role", "leader", "--password", "short")
+    assert code != 0 and "10 characters" in output
+    code, output = run("users", "list")
+    assert "duty1" in output and "everywhere" in output and "long enough" not in output
+    code, output = run("users", "disable", "duty1")
+    assert code == 0 and "sessions have ended" in output
+    assert "disabled" in run("users", "list")[1]
+    assert run("users", "disable", "nobody")[0] != 0
+    with cli_engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users WHERE username='duty1'"))
+        assert stored.scalar().startswith("scrypt$")
