@@ -266,6 +266,25 @@ class Case(AreaRefs, H3Cells, Base):
             "due_at",
             postgresql_where=text("status NOT IN ('closed', 'rejected', 'merged')"),
         ),
+        # Figures by the time a case was closed (closed per day, the weekly worker
+        # leaderboard, what was still open at an earlier time) read only this index.
+        Index(
+            "ix_cases_closed_cover",
+            "closed_at",
+            postgresql_include=[
+                "district_id",
+                "street_id",
+                "community_id",
+                "grid_id",
+                "courtyard_id",
+                "status",
+                "category_code",
+                "reported_at",
+                "due_at",
+                "assignee_id",
+                "satisfied",
+            ],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -299,6 +318,10 @@ class CaseEvent(Base):
     """One entry of a case's audit log. Append-only: a trigger rejects UPDATE and DELETE."""
 
     __tablename__ = "case_events"
+    # The weekly leaderboard counts reopened cases against their handler.
+    __table_args__ = (
+        Index("ix_case_events_reopen_at", "at", postgresql_where=text("action = 'reopen'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
