@@ -203,21 +203,20 @@ def _refusal(exc: WorkflowError, lang: str) -> dict[str, str]:
 def register(app: Dash, ctx: AppContext) -> None:
     from app import ids
 
-    def on_select(click_data: dict | None, _closed: int | None, current: dict | None) -> Any:
-        if callback_context.triggered_id == ids.CASE_CLOSE:
-            return None
+    def on_select(click_data: dict | None) -> Any:
         case_id = selected_case(click_data)
-        if case_id is None:
-            return no_update
-        return {"id": case_id, "n": time.time()}
+        return no_update if case_id is None else {"id": case_id, "n": time.time()}
 
     app.callback(
         Output(ids.CASE_SELECTED, "data"),
         Input(ids.MAP_GRAPH, "clickData"),
-        Input(ids.CASE_CLOSE, "n_clicks"),
-        State(ids.CASE_SELECTED, "data"),
         prevent_initial_call=True,
     )(on_select)
+    app.callback(
+        Output(ids.CASE_SELECTED, "data", allow_duplicate=True),
+        Input(ids.CASE_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )(lambda _clicks: None)
 
     def on_render(selection: dict | None, search: str | None) -> tuple[Any, str]:
         return render_panel(ctx, current_user(), selection, lang_of(search))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import html
+from dash import dcc, html
 
 from app import ids
 from app.i18n import t
@@ -26,4 +26,17 @@ def user_menu(user: UserInfo, lang: str) -> html.Div:
             ),
         ],
         className="gw-user",
+    )
+
+
+def case_drawer(lang: str) -> html.Aside:
+    """The case panel's frame over a map; ``callbacks.dispatch`` fills and opens it."""
+    return html.Aside(
+        [
+            dcc.Store(id=ids.CASE_SELECTED, data=None),
+            html.Button("×", id=ids.CASE_CLOSE, className="gw-case-x", title=t("close", lang)),
+            html.Div(id=ids.CASE_BODY, className="gw-case-body"),
+        ],
+        id=ids.CASE_PANEL,
+        className="gw-case-panel",
     )
