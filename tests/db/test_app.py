@@ -18,7 +18,9 @@ def test_healthz_reports_database_ok(settings: Settings, engine: Engine) -> None
     client = create_app(settings, engine=engine).server.test_client()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"database": "ok"}
+    body = response.get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["listener"] == "idle"  # no screen has connected yet
 
 
 def test_index_serves_scripts_locally(
