@@ -655,21 +655,55 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @main.command("serve")
 @click.option("--host", default=None, help="Default: GRIDWATCH_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: GRIDWATCH_PORT (8050).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="Above 1: gunicorn with this many processes on the one port (production).",
+)
+@click.option("--threads", default=200, show_default=True, help="Threads per gunicorn worker.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the app."""
-    from app import create_app
-
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int,
+          threads: int) -> None:  # fmt: skip
+    """Serve the app (Werkzeug for one process, gunicorn for several)."""
     settings = _settings(ctx)
     engine = _engine(ctx)
     migrate_all(engine)
-    app = create_app(settings, engine=engine)
     host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        _exec_gunicorn(settings, engine, host, port, workers, threads)
+    from app import create_app
+
+    app = create_app(settings, engine=engine)
     start_sla_scheduler(settings, engine)
     click.echo(f"GridWatch on http://{host}:{port}/")
     sio = app.server.extensions["socketio"]
-    # Werkzeug serves websockets here; production runs behind gunicorn (see README).
+    # Werkzeug serves websockets here; --workers N runs gunicorn instead.
     sio.run(app.server, host=host, port=port, debug=False, allow_unsafe_werkzeug=True)
+
+
+def _exec_gunicorn(
+    settings: Settings, engine: Engine, host: str, port: int, workers: int, threads: int
+) -> None:
+    """Replace this process with gunicorn running ``app.wsgi`` in ``workers`` processes
+    (threaded workers: a websocket holds one thread)."""
+    import os
+
+    env = dict(os.environ)
+    if not settings.database_url:  # the workers must find the same private cluster
+        env["GRIDWATCH_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    env["GRIDWATCH_SECRET_KEY"] = settings.resolved_secret_key()  # one key for all workers
+    engine.dispose()
+    click.echo(f"GridWatch on http://{host}:{port}/ ({workers} gunicorn workers)")
+    args = [
+        sys.executable, "-m", "gunicorn", "app.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--worker-class", "gthread", "--threads", str(threads),
+        "--timeout", "60", "--graceful-timeout", "10", "--keep-alive", "30",
+        "--access-logfile", "-", "--error-logfile", "-",
+    ]  # fmt: skip
+    os.execve(sys.executable, args, env)
 
 
 @main.command("demo")

@@ -12,6 +12,7 @@ covers, and a client sends its position back to catch up after reconnecting.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -235,7 +236,15 @@ def register_socket_handlers(
             emit("refused", {"event": "connect", "reason": refusal})
             room, _ = _watch(engine, None)  # the widest scope this user may see
         with engine.connect() as conn:
-            emit("hello", {"room": room or ALL_ROOM, "upto": latest_seq(conn), "sid": request.sid})
+            emit(
+                "hello",
+                {
+                    "room": room or ALL_ROOM,
+                    "upto": latest_seq(conn),
+                    "sid": request.sid,
+                    "pid": os.getpid(),
+                },
+            )  # which process serves this client
         return True
 
     @sio.on("disconnect")

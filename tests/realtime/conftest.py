@@ -23,8 +23,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:
-    """``gridwatch serve`` on a free port against ``url``; returns it once healthy."""
+def start_server(url: str, log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``gridwatch serve [extra]`` on a free port against ``url``; returns it once healthy."""
     port = free_port()
     env = os.environ | {
         "GRIDWATCH_DATABASE_URL": url,
@@ -42,6 +42,7 @@ def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *extra,
             ],
             cwd=ROOT,
             env=env,

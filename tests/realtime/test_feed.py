@@ -35,7 +35,7 @@ class FeedClient:
         self.sio.on("watching", self.watching.put)
         self.sio.connect(base, transports=["websocket"], wait_timeout=10, auth=auth)
         hello = self.hello.get(timeout=10)
-        self.upto, self.room = hello["upto"], hello["room"]
+        self.upto, self.room, self.pid = hello["upto"], hello["room"], hello["pid"]
 
     def case_ids(self, want: set[int], timeout: float = 5.0) -> list[int]:
         """Case ids of 'new' entries received until ``want`` are all seen (or timeout)."""
