@@ -43,6 +43,7 @@ def new_case(
     conn: Connection,
     *,
     street_id: int | None = None,
+    community_id: int | None = None,
     offset: int | None = None,
     reported_at: datetime | None = None,
 ) -> int:
@@ -59,10 +60,13 @@ def new_case(
 
     x, y = conn.execute(
         text(
-            "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
-            " AND (CAST(:s AS integer) IS NULL OR street_id = :s) ORDER BY code LIMIT 1 OFFSET :n"
+            "WITH g AS (SELECT code, label_point FROM areas WHERE level = 'grid'"
+            " AND (CAST(:s AS integer) IS NULL OR street_id = :s)"
+            " AND (CAST(:m AS integer) IS NULL OR community_id = :m))"
+            " SELECT ST_X(label_point), ST_Y(label_point) FROM g ORDER BY code LIMIT 1"
+            " OFFSET :n % (SELECT count(*) FROM g)"
         ),
-        {"s": street_id, "n": offset},
+        {"s": street_id, "m": community_id, "n": offset},
     ).one()
     report = CaseReport(
         channel="hotline",

@@ -235,6 +235,7 @@ PAGE_MATRIX = {
     # path: roles that may open it
     "/map": {"operator", "supervisor", "community", "leader", "admin"},
     "/overview": {"operator", "leader", "admin"},
+    "/ops": {"operator", "supervisor", "community", "leader"},
 }
 
 
