@@ -27,6 +27,7 @@ from sqlalchemy import text
 from app.cli import migrate_all
 from app.runtime import main_cluster
 from app.settings import Settings
+from bench.common import bench_credentials
 from geo_data.actors import system_actor
 from geo_data.api_keys import create_key
 from geo_data.db import make_engine
@@ -75,6 +76,7 @@ def main() -> None:
             ),
             {"n": args.events},
         ).all()
+    username, password = bench_credentials(engine)
     log = Path("/tmp/gridwatch-drawn-bench.log")
     proc, base = start_server(cluster.url(args.database), log)
     try:
@@ -91,6 +93,11 @@ def main() -> None:
                 ],
             )
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{base}/login")  # the screen signs in like an operator does
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login" not in url)
             page.goto(f"{base}/map?area=510108")
             page.wait_for_selector("#map-graph .js-plotly-plot .maplibregl-canvas", timeout=30_000)
             page.wait_for_function(

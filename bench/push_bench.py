@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from bench.common import host_info
+from bench.common import bench_token, host_info
 from bench.ingest_bench import (
     DB_NAME,
     Client,
@@ -83,6 +83,7 @@ CONNECT_TIMEOUT = 20.0
 
 def client_worker(
     base: str,
+    token: str,
     n_clients: int,
     index: int,
     ready: mp.Queue,
@@ -127,7 +128,10 @@ def client_worker(
         for event, handler in handlers(k, hello).items():
             client.on(event, handler)
         try:
-            client.connect(base, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+            client.connect(
+                base, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT,
+                auth={"token": token},
+            )  # fmt: skip
             if not hello.wait(CONNECT_TIMEOUT):
                 errors.append(f"client {index}.{k}: no hello")
             clients.append(client)
@@ -269,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     before = table_state(engine)
     maker = EventMaker(spots(conninfo), categories(conninfo))
     key = new_key(engine, "push")
+    token = bench_token(engine)  # the clients sign in like screens do
     prefix = f"PB{uuid.uuid4().hex[:6]}-"
     n_events = round(args.rate * args.duration)
     blocks = TimeBlocks(next_time_base(engine))
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = [
             ctx.Process(
                 target=client_worker,
-                args=(base, n, i, ready, commands[i], results, max_life),
+                args=(base, token, n, i, ready, commands[i], results, max_life),
                 daemon=True,
             )
             for i, n in enumerate(shares)
