@@ -29,6 +29,7 @@ PUBLIC_PREFIXES = (
     "/assets/",
     "/_dash-component-suites/",
     "/healthz",
+    "/metrics",  # checks its own access: this host or an admin
     "/_favicon.ico",
     "/favicon.ico",
     "/api/v1/events",
@@ -47,8 +48,13 @@ LOGIN_WINDOW_SECONDS = 300.0
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "/map": ("operator", "supervisor", "leader", "admin"),
     "/overview": ("operator", "leader", "admin"),
+    "/ops": ("operator", "supervisor", "leader"),
+    # the wall screen: a supervisor's shows their own area
+    "/wall": ("operator", "supervisor", "leader", "admin"),
+    # the leader summary: a supervisor's shows their own area
+    "/summary": ("leader", "operator", "admin", "supervisor"),
 }
-HOME_BY_ROLE = {"operator": "/map", "supervisor": "/map", "leader": "/map", "admin": "/map"}
+HOME_BY_ROLE = {"operator": "/map", "supervisor": "/ops", "leader": "/summary", "admin": "/map"}
 
 
 def current_user() -> UserInfo | None:
@@ -238,6 +244,7 @@ def _login_page(lang: str, target: str, error: str | None = None) -> Response:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(t("sign_in", lang))} · GridWatch</title>
 <link rel="stylesheet" href="/assets/base.css"><link rel="stylesheet" href="/assets/login.css">
+<script src="/assets/health.js"></script>
 </head><body class="login-body">
 <main class="login-card">
   <div class="login-brand"><span class="login-logo">◆</span>

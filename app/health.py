@@ -22,6 +22,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from app.auth import current_user, request_token, user_of_token
 from geo_data.feed import latest_seq
 
+# A page asked for while the database is down: the banner, and a reload once it is back.
+DEGRADED_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>GridWatch</title><link rel="stylesheet" href="/assets/base.css">
+<script src="/assets/health.js"></script><script src="/assets/degraded.js"></script>
+</head><body><div id="gw-degraded" class="gw-degraded" role="alert">
+服务暂时不可用：数据库连接中断，正在自动重连。 Service degraded: the database is
+unreachable; this page reloads by itself when it is back.</div></body></html>"""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GROUPS = (
     ("/api/v1/events", "ingest"),
@@ -141,6 +148,10 @@ def install(server: Flask) -> Metrics:
         """The database is down or restarting: a clear 503, never a 500; the pool's
         pre-ping reconnects once it is back."""
         metrics.observe(_group(request.path), 503, 0.0, "database_unavailable")
+        if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+            page = Response(DEGRADED_PAGE, status=503, mimetype="text/html")
+            page.headers["Retry-After"] = "5"
+            return page, 503
         response = jsonify(
             error="database_unavailable",
             message="the case store is unreachable; retry shortly",

@@ -22,6 +22,7 @@ import psycopg
 from flask import Blueprint, Response, g, jsonify, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from app.auth import user_of_token
 from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
@@ -139,7 +140,9 @@ class FeedListener:
                             time.sleep(max(GATHER_SECONDS, ready_at - time.monotonic()))
                             self._pump()
                             self._last_emit = time.monotonic()
-            except (psycopg.OperationalError, OSError) as exc:
+            except (psycopg.OperationalError, OSError, DBAPIError) as exc:
+                # DBAPIError: the pump's own queries (SQLAlchemy) when the database
+                # restarts; without it the thread died and the feed went silent.
                 self.alive = False
                 log.warning("feed listener lost the database (%s); retrying", exc)
                 self._stop.wait(backoff)
