@@ -55,6 +55,16 @@ UI = {
     ),
     "login_cross_site": ("请从本系统登录页登录", "Please sign in from this system's own page"),
     "forbidden_page": ("您的角色无权查看此页面", "Your role may not open this page"),
+    # the wall screen
+    "wall_title": ("指挥大屏", "Command wall"),
+    "overdue_now": ("当前超期", "Overdue now"),
+    "overdue_list": ("超期案件 · 超期最久优先", "Overdue cases · longest first"),
+    "overdue_for": ("已超期", "overdue"),
+    "no_overdue": ("暂无超期案件", "No overdue cases"),
+    "overdue_total": ("共 {n} 件", "{n} in all"),
+    "tour_whole": ("全域", "Whole area"),
+    "tour_stop": ("巡览 {i}/{n}", "Tour {i}/{n}"),
+    "updated_at": ("更新于 {time}", "Updated {time}"),
 }
 
 

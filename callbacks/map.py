@@ -464,9 +464,10 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     app.callback(
         Output(ids.URL, "search"),
-        Input(ids.MAP_LAYERS, "value"),
-        Input(ids.MAP_METRIC, "value"),
-        Input(ids.MAP_WINDOW, "value"),
+        # Optional: the wall screen shows MAP_GRAPH without the map page's controls.
+        Input(ids.MAP_LAYERS, "value", allow_optional=True),
+        Input(ids.MAP_METRIC, "value", allow_optional=True),
+        Input(ids.MAP_WINDOW, "value", allow_optional=True),
         Input(ids.MAP_GRAPH, "clickData"),
         State(ids.URL, "search"),
         prevent_initial_call=True,

@@ -8,7 +8,7 @@ from dash.development.base_component import Component
 
 from app.context import AppContext
 from app.pages import map as map_page
-from app.pages import overview
+from app.pages import ops, overview, summary, wall
 from geo_data.users import UserInfo
 
 Page = Callable[[AppContext, dict[str, str], UserInfo], Component]
@@ -16,5 +16,8 @@ Page = Callable[[AppContext, dict[str, str], UserInfo], Component]
 PAGES: dict[str, Page] = {
     "/map": map_page.layout,
     "/overview": overview.layout,
+    "/ops": ops.layout,
+    "/wall": wall.layout,
+    "/summary": summary.layout,
 }
 DEFAULT_PATH = "/map"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from dash import dcc, html
 
 from app import ids
+from app.auth import PAGE_ROLES
 from app.i18n import t
 from geo_data.users import UserInfo
 from layers.labels import ROLE, label
@@ -40,3 +43,27 @@ def case_drawer(lang: str) -> html.Aside:
         id=ids.CASE_PANEL,
         className="gw-case-panel",
     )
+
+
+NAV = (
+    ("/map", ("指挥地图", "Map")),
+    ("/ops", ("案件工作台", "Cases")),
+    ("/summary", ("运行总览", "Summary")),
+    ("/wall", ("大屏", "Wall")),
+)
+
+
+def page_nav(user: UserInfo, lang: str, current: str, area_code: str | None = None) -> html.Nav:
+    """Links to the pages this user's role may open, keeping the area and language."""
+    items: list = []
+    query = urlencode({k: v for k, v in (("area", area_code), ("lang", lang)) if v and v != "zh"})
+    for path, (zh, en) in NAV:
+        if user.role not in PAGE_ROLES.get(path, ()):
+            continue
+        name = en if lang == "en" else zh
+        if path == current:
+            items.append(html.Span(name, className="gw-sum-nav-item gw-sum-nav-current"))
+        else:
+            href = f"{path}?{query}" if query else path
+            items.append(dcc.Link(name, href=href, className="gw-sum-nav-item"))
+    return html.Nav(items, className="gw-sum-nav")

@@ -12,14 +12,13 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
-from dash_socketio import DashSocketIO
 
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from app.pages.common import user_menu
+from app.pages.common import case_drawer, page_nav, user_menu
+from app.pages.live import live_components
 from callbacks.map import MapView, href, map_view, state_from_query, visible_chain
-from geo_data.catalogue import load_categories
 from geo_data.users import UserInfo
 from geo_data.views import LOCAL_TZ
 from layers import LAYER_NAMES
@@ -37,54 +36,11 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
     view = map_view(ctx, state)
     lang = view.state.lang
     return html.Div(
-        [_header(view, user), _toolbar(view), _body(view), *_live(view)],
+        [_header(view, user), _toolbar(view), _body(view), *live_components(view)],
         id=ids.MAP_PAGE,
         className=f"gw-map-page lang-{lang}",
         lang="en" if lang == "en" else "zh-CN",
     )
-
-
-LIVE_LIMIT = 500  # live markers kept on a screen; older ones drop off (screens run for days)
-
-
-def _live(view: MapView) -> list[Component]:
-    """The Socket.IO client and what ``assets/live.js`` needs to patch the map
-    (nothing when the page shows no area: there is nothing live to patch)."""
-    area = view.area
-    if area is None or not view.panel:
-        return []
-    scope = None
-    if area is not None and area.level != "city":
-        scope = {"column": f"{area.level}_id", "id": area.id}
-    categories = {
-        c.code: (c.name_en if view.state.lang == "en" else c.name_zh) for c in load_categories()
-    }
-    return [
-        # The server sends this screen only its area's changes (a room per area).
-        DashSocketIO(
-            id=ids.LIVE_SOCKET,
-            eventNames=["feed"],
-            # Straight to websocket: long-polling adds a poll cycle to every batch.
-            options={"transports": ["websocket"]}
-            | ({"auth": {"area_id": area.id}} if scope else {}),
-        ),
-        dcc.Store(
-            id=ids.LIVE_STATE,
-            data={
-                "upto": view.feed_upto,
-                "scope": scope,
-                "trace": view.live_index,
-                "lang": view.state.lang,
-                "limit": LIVE_LIMIT,
-                "categories": categories,
-                "points": [],
-                "ticker": [],
-                "open": view.panel.get("open"),
-                "new_today": view.panel.get("new_today"),
-            },
-        ),
-        dcc.Interval(id=ids.LIVE_TICK, interval=1000),
-    ]
 
 
 def _ticker_card(view: MapView) -> html.Div:
@@ -144,6 +100,7 @@ def _header(view: MapView, user: UserInfo) -> html.Header:
                 ],
                 className="gw-brand",
             ),
+            page_nav(user, state.lang, "/map", view.area.code if view.area else None),
             _breadcrumb(view),
             dcc.Link(
                 t("switch_lang", lang),
@@ -240,23 +197,10 @@ def _body(view: MapView) -> html.Div:
             style={"height": "100%", "width": "100%"},
         )
     )
-    map_children.append(_case_drawer(lang))
+    map_children.append(case_drawer(lang))
     return html.Div(
         [html.Div(map_children, className="gw-map-wrap"), _panel(view)],
         className="gw-main",
-    )
-
-
-def _case_drawer(lang: str) -> html.Aside:
-    """The case panel's frame over the map; ``callbacks.dispatch`` fills and opens it."""
-    return html.Aside(
-        [
-            dcc.Store(id=ids.CASE_SELECTED, data=None),
-            html.Button("×", id=ids.CASE_CLOSE, className="gw-case-x", title=t("close", lang)),
-            html.Div(id=ids.CASE_BODY, className="gw-case-body"),
-        ],
-        id=ids.CASE_PANEL,
-        className="gw-case-panel",
     )
 
 

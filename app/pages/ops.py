@@ -19,7 +19,7 @@ from dash.development.base_component import Component
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from app.pages.common import case_drawer, user_menu
+from app.pages.common import case_drawer, page_nav, user_menu
 from callbacks.map import MapState, map_view
 from geo_data import views
 from geo_data.case_list import STATUS_FILTERS, CaseFilters, filters_from_query, list_cases
@@ -154,6 +154,7 @@ def _header(
                 ],
                 className="gw-brand",
             ),
+            page_nav(user, lang, "/ops", query.get("area")),
             html.Span(area_name or "", className="gw-ops-area"),
             dcc.Link(t("switch_lang", lang), href=f"/ops?{switched}", className="gw-lang"),
             user_menu(user, lang),

@@ -21,10 +21,9 @@ from dash.development.base_component import Component
 from sqlalchemy import Connection
 
 from app import ids
-from app.auth import PAGE_ROLES
 from app.context import AppContext
 from app.i18n import t
-from app.pages.common import user_menu
+from app.pages.common import page_nav, user_menu
 from callbacks.map import message, visible_chain
 from geo_data import summary as figures
 from geo_data import views
@@ -41,9 +40,6 @@ LEADERBOARD_COLUMN = 10  # rows per column of the leaderboard
 
 WORDS = {
     "title": ("运行总览", "Summary"),
-    "nav_map": ("指挥地图", "Map"),
-    "nav_ops": ("案件工作台", "Cases"),
-    "nav_summary": ("运行总览", "Summary"),
     "as_of_date": ("查看日期", "View date"),
     "back_live": ("回到实时", "Back to live"),
     "history": ("历史回看", "Looking back"),
@@ -389,17 +385,7 @@ def _header(
 ) -> html.Header:
     other = "en" if lang == "zh" else "zh"
     code = area.code if area else (query.get("area") or "")
-    nav = []
-    for path, key in (("/map", "nav_map"), ("/ops", "nav_ops"), ("/summary", "nav_summary")):
-        if user.role not in PAGE_ROLES.get(path, ()):
-            continue
-        if path == "/summary":
-            nav.append(html.Span(w(key, lang), className="gw-sum-nav-item gw-sum-nav-current"))
-            continue
-        href = f"{path}?" + _query(
-            {"area": area.code if area else None, "lang": lang if lang == "en" else None}
-        )
-        nav.append(dcc.Link(w(key, lang), href=href, className="gw-sum-nav-item"))
+    nav = page_nav(user, lang, "/summary", area.code if area else None)
     crumbs: list[Component] = []
     if area is not None:
         chain = visible_chain(area, user.area_code)
@@ -436,7 +422,7 @@ def _header(
                 ],
                 className="gw-brand",
             ),
-            html.Nav(nav, className="gw-sum-nav"),
+            nav,
             html.Nav(crumbs, className="gw-breadcrumb"),
             dcc.Link(
                 t("switch_lang", lang),

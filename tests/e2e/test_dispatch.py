@@ -20,7 +20,8 @@ _MARKER_XY = f"""
   const map = gd._fullLayout.map._subplot.map;
   if (!map.loaded() || map.isMoving()) return null;
   for (const t of gd.data) {{
-    const i = (t.customdata || []).findIndex(c => c && c[0] === 'case' && String(c[1]) === String(caseId));
+    const i = (t.customdata || []).findIndex(
+        c => c && c[0] === 'case' && String(c[1]) === String(caseId));
     if (i >= 0 && t.lon) {{
       const p = map.project([t.lon[i], t.lat[i]]);
       const box = gd.querySelector('.mapboxgl-canvas, .maplibregl-canvas').getBoundingClientRect();
