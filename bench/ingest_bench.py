@@ -173,11 +173,13 @@ def next_time_base(engine: Engine) -> datetime:
 
 
 @contextmanager
-def running_server(url: str, log_dir: Path) -> Iterator[str]:
-    """``gridwatch serve`` on a free 127.0.0.1 port against ``url``; its base URL."""
+def running_server(url: str, log_dir: Path, workers: int = 1) -> Iterator[str]:
+    """``gridwatch serve`` on a free 127.0.0.1 port against ``url``; its base URL.
+    ``workers`` above 1 serves with gunicorn (keep-alive, several processes)."""
     from tests.realtime.conftest import start_server, stop_server
 
-    proc, base = start_server(url, log_dir / "server.log")
+    extra = ("--workers", str(workers)) if workers > 1 else ()
+    proc, base = start_server(url, log_dir / "server.log", *extra)
     try:
         yield base
     finally:
@@ -726,6 +728,9 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.ingest_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--single", type=int, default=5000, help="events posted alone (5000)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="app processes; above 1 gunicorn (1: Werkzeug)"
+    )
     parser.add_argument("--threads", type=int, default=4, help="client threads for singles (4)")
     parser.add_argument("--batches", type=int, default=20, help="batch rounds (20)")
     parser.add_argument("--batch-size", type=int, default=1000, help="events per batch (1000)")
@@ -776,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         url = cluster.url(DB_NAME).replace("postgresql+psycopg://", "postgresql://")
         say("starting gridwatch serve ...")
-        with running_server(url, Path(tmp)) as base:
+        with running_server(url, Path(tmp), args.workers) as base:
             say(f"  serving on {base}; warming up")
             warm = maker.events(WARMUP, warm_start)
             run_single(base, key, warm, f"{prefix}W", args.threads, 60)
