@@ -495,12 +495,21 @@ def _caller(
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DB_NAME, END  # --database measures another database, 'now' its newest report
     parser = argparse.ArgumentParser(prog="bench.map_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per level (30)")
     parser.add_argument(
         "--rebuild", action="store_true", help=f"drop and rebuild the {DB_NAME} database"
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="measure an existing database instead (e.g. gridwatch_city after `gridwatch etl"
+        " demo --scale city`); 'now' is its newest report",
+    )
     args = parser.parse_args(argv)
+    if args.database:
+        DB_NAME = args.database
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
@@ -512,7 +521,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(db_name=DB_NAME)
     if settings.database_url:
         say("note: GRIDWATCH_DATABASE_URL is ignored; the benchmark uses the private cluster")
-    cluster, engine, load = prepare(settings, rebuild=args.rebuild)
+    if args.database:
+        cluster, engine = open_bench_database(settings, DB_NAME, drop=False, say=say)
+        load = {"reused": True}
+        END = _scalar(engine, "SELECT date_trunc('minute', max(reported_at)) FROM cases")
+    else:
+        cluster, engine, load = prepare(settings, rebuild=args.rebuild)
     cases = _scalar(engine, "SELECT count(*) FROM cases")
     areas = pick_levels(engine)
 
