@@ -35,6 +35,9 @@ Kind = Literal["areas", "buildings", "cameras", "workers", "cases"]
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
 LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")  # timestamps outside are refused: PostgreSQL
+LATEST = pd.Timestamp("2100-01-01", tz="UTC")  # holds them, but deadlines past 9999 cannot be read
+INT4 = (-(2**31), 2**31 - 1)  # the stored integer columns' range, unless a field says less
 TRUE_WORDS = {"true", "t", "1", "yes", "y", "是"}
 FALSE_WORDS = {"false", "f", "0", "no", "n", "否"}
 
@@ -48,6 +51,7 @@ class Field:
     default: object = None
     low: int | None = None
     high: int | None = None
+    max_length: int | None = None  # of the column the text is stored in
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,11 @@ SPECS: dict[str, Spec] = {
     "areas": Spec(
         "polygon",
         (
-            Field("code", required=True),
+            Field("code", required=True, max_length=32),
             Field("level", required=True, choices=LEVELS),
             Field("parent_code"),
-            Field("name_zh", required=True),
-            Field("name_en"),
+            Field("name_zh", required=True, max_length=128),
+            Field("name_en", max_length=128),
             Field("population", "int", low=0),
             Field("households", "int", low=0),
         ),
@@ -72,18 +76,18 @@ SPECS: dict[str, Spec] = {
     "buildings": Spec(
         "polygon",
         (
-            Field("code", required=True),
-            Field("name_zh"),
-            Field("name_en"),
+            Field("code", required=True, max_length=48),
+            Field("name_zh", max_length=128),
+            Field("name_en", max_length=128),
             Field("floors", "int", low=0, high=200),
-            Field("use"),
+            Field("use", max_length=24),
         ),
     ),
     "cameras": Spec(
         "point",
         (
-            Field("code", required=True),
-            Field("name_zh"),
+            Field("code", required=True, max_length=48),
+            Field("name_zh", max_length=128),
             Field("tier", required=True, choices=CAMERA_TIERS),
             Field("status", choices=CAMERA_STATUSES, default="online"),
             Field("stream_url"),
@@ -92,19 +96,19 @@ SPECS: dict[str, Spec] = {
     "workers": Spec(
         "point",
         (
-            Field("code", required=True),
-            Field("name_zh", required=True),
+            Field("code", required=True, max_length=48),
+            Field("name_zh", required=True, max_length=64),
             Field("tier", "int", required=True, low=1, high=3),
             Field("home_grid_code", required=True),
             Field("status", choices=WORKER_STATUSES, default="available"),
-            Field("phone"),
+            Field("phone", max_length=32),
             Field("last_seen_at", "datetime"),
         ),
     ),
     "cases": Spec(
         "point",
         (
-            Field("external_id", required=True),
+            Field("external_id", required=True, max_length=64),
             Field("channel", required=True, choices=CHANNELS),
             Field("category_code", required=True),
             Field("severity", "int", required=True, low=1, high=4),
@@ -115,9 +119,9 @@ SPECS: dict[str, Spec] = {
             Field("handled_at", "datetime"),
             Field("closed_at", "datetime"),
             Field("satisfied", "bool"),
-            Field("description", default=""),
-            Field("reporter_name"),
-            Field("reporter_phone"),
+            Field("description", default="", max_length=4000),
+            Field("reporter_name", max_length=64),
+            Field("reporter_phone", max_length=32),
             Field("duplicate_of_channel", choices=CHANNELS),
             Field("duplicate_of_external_id"),
             Field("assignee_code"),
@@ -155,6 +159,7 @@ def read_layer(
         raise LoadError(source, "the file is empty")
     gcj = crs is not None and crs.lower() in {"gcj02", "gcj-02"}
     target_crs = None if crs is None or gcj else _parse_crs(source, crs)
+    _check_timezone(source, timezone)
 
     if path.suffix.lower() in {".csv", ".txt"}:
         frame, row_word = _read_csv(path, source, target_crs), "row"
@@ -195,6 +200,13 @@ def _parse_crs(source: str, crs: str) -> CRS:
         return CRS.from_user_input(crs)
     except CRSError as exc:
         raise LoadError(source, f"unknown coordinate system {crs!r}: {exc}") from exc
+
+
+def _check_timezone(source: str, timezone: str) -> None:
+    try:
+        pd.Timestamp("2026-01-01").tz_localize(timezone)
+    except (KeyError, ValueError, IndexError, TypeError, OSError) as exc:  # zoneinfo's, pytz's
+        raise LoadError(source, f"unknown time zone {timezone!r}: use e.g. Asia/Shanghai") from exc
 
 
 def _read_vector(path: Path, source: str) -> gpd.GeoDataFrame:
@@ -402,6 +414,17 @@ def _check_fields(
         if field.required:
             problems += [f"{row_word} {r}: {field.name} is empty" for r in rows[blank]]
         if field.type == "str":
+            nul = ~blank & text.str.contains("\x00", regex=False).fillna(False).to_numpy()
+            problems += [  # PostgreSQL text cannot hold it (the load failed in COPY)
+                f"{row_word} {r}: {field.name} contains the NUL character (U+0000)"
+                for r in rows[nul]
+            ]
+            if field.max_length is not None:  # longer failed the INSERT, not with a LoadError
+                long = ~blank & (text.str.len() > field.max_length).fillna(False).to_numpy()
+                problems += [
+                    f"{row_word} {r}: {field.name} is longer than {field.max_length} characters"
+                    for r in rows[long]
+                ]
             values = text.where(~blank, None).astype(object)
             if field.default is not None:
                 values = values.where(~blank, field.default)
@@ -414,27 +437,32 @@ def _check_fields(
                 ]
             out[field.name] = values.to_numpy()
         elif field.type == "int":
-            numbers = pd.to_numeric(text, errors="coerce")
+            # As float64 with NaN: nullable NA in the masks made them unusable as indices
+            # (an empty optional cell raised IndexError).
+            numbers = pd.Series(
+                pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan),
+                index=text.index,
+            )
             not_int = ~blank & (numbers.isna() | (numbers % 1 != 0)).to_numpy()
             problems += [
                 f"{row_word} {r}: {field.name} {v!r} is not a whole number"
                 for r, v in zip(rows[not_int], raw[not_int], strict=True)
             ]
             ok = ~blank & ~not_int
-            if field.low is not None or field.high is not None:
-                low = field.low if field.low is not None else -np.inf
-                high = field.high if field.high is not None else np.inf
-                outside = ok & ((numbers < low) | (numbers > high)).to_numpy()
-                problems += [
-                    f"{row_word} {r}: {field.name} {int(v)} is outside {field.low}-{field.high}"
-                    for r, v in zip(rows[outside], numbers[outside], strict=True)
-                ]
+            low = field.low if field.low is not None else INT4[0]
+            high = field.high if field.high is not None else INT4[1]
+            outside = ok & ((numbers < low) | (numbers > high)).to_numpy()
+            problems += [
+                f"{row_word} {r}: {field.name} {v:.0f} is outside {low}-{high}"
+                for r, v in zip(rows[outside], numbers[outside], strict=True)
+            ]
+            ok &= ~outside
             out[field.name] = pd.array(numbers.where(ok).to_numpy(), dtype="Int64")
         elif field.type == "datetime":
             stamps = _parse_times(text.where(~blank), timezone)
             bad = ~blank & stamps.isna().to_numpy()
             problems += [
-                f"{row_word} {r}: {field.name} {v!r} is not a date and time"
+                f"{row_word} {r}: {field.name} {v!r} is not a date and time from 1970 to 2099"
                 for r, v in zip(rows[bad], raw[bad], strict=True)
             ]
             out[field.name] = stamps.to_numpy()
@@ -454,19 +482,29 @@ def _check_fields(
 
 
 def _parse_times(values: pd.Series, timezone: str) -> pd.Series:
-    """Timestamps as UTC; those without an offset are taken in ``timezone``."""
+    """Timestamps as UTC; those without an offset are taken in ``timezone``; those before
+    1970 or after 2099 are NaT (refused). Parsed at microseconds: years beyond pandas'
+    nanosecond range (1677-2262) raised OutOfBoundsDatetime instead of being refused."""
     if pd.api.types.is_datetime64_any_dtype(values):  # vector files may carry real datetimes
-        stamps = values if values.dt.tz is not None else values.dt.tz_localize(timezone)
-        return stamps.dt.tz_convert("UTC")
+        stamps = values.dt.as_unit("us")
+        stamps = stamps if stamps.dt.tz is not None else stamps.dt.tz_localize(timezone)
+        return _bounded(stamps.dt.tz_convert("UTC"))
     values = values.astype("string")
     aware = values.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     if aware.any():
-        out[aware] = pd.to_datetime(values[aware], errors="coerce", utc=True, format="mixed")
+        parsed = pd.to_datetime(values[aware], errors="coerce", utc=True, format="mixed")
+        out[aware] = parsed.dt.as_unit("us")
     naive = ~aware & values.notna()
     if naive.any():
-        local = pd.to_datetime(values[naive], errors="coerce", format="mixed")
+        local = pd.to_datetime(values[naive], errors="coerce", format="mixed").dt.as_unit("us")
         out[naive] = local.dt.tz_localize(
             timezone, ambiguous="NaT", nonexistent="NaT"
         ).dt.tz_convert("UTC")
-    return out
+    return _bounded(out)
+
+
+def _bounded(stamps: pd.Series) -> pd.Series:
+    """``stamps`` (UTC) from 1970 to 2099, others NaT, at nanoseconds as before."""
+    inside = (stamps >= EARLIEST) & (stamps < LATEST)
+    return stamps.where(inside).dt.as_unit("ns")

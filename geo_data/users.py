@@ -173,10 +173,13 @@ def list_users(conn: Connection) -> list[UserInfo]:
 
 def authenticate(conn: Connection, username: str, password: str) -> UserInfo | None:
     """The active user whose name and password match, else None (same time either way)."""
-    row = conn.execute(
-        text("SELECT password_hash FROM users WHERE username = :u AND active"),
-        {"u": username.strip().lower()},
-    ).first()
+    name = username.strip().lower()
+    storable = "\x00" not in name and name.encode(errors="replace").decode() == name
+    row = None
+    if storable:  # NUL or a lone surrogate cannot reach PostgreSQL (it was a 500)
+        row = conn.execute(
+            text("SELECT password_hash FROM users WHERE username = :u AND active"), {"u": name}
+        ).first()
     if not check_password(password, row.password_hash if row else None):
         return None
     return get_user(conn, username.strip().lower())

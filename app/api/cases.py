@@ -16,8 +16,10 @@ from typing import Annotated, Any, Literal
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from app.api.errors import error, field_errors
+from app.api.schemas import NoNul
 from app.auth import current_user
 from app.privacy import mask_name, mask_phone, may_see_personal
 from geo_data import dispatch
@@ -43,7 +45,7 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: Annotated[int, Field(ge=1, strict=True)]
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: Annotated[str, Field(max_length=2000), NoNul] = ""
     worker_id: Annotated[int | None, Field(ge=1, strict=True)] = None
     duplicate_of: Annotated[int | None, Field(ge=1, strict=True)] = None
     confirmed_by_resident: bool = False
@@ -167,3 +169,32 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 def _safe(details: dict[str, Any]) -> dict[str, Any]:
     """Refusal details that help the caller (current version, allowed actions, field)."""
     return {k: v for k, v in details.items() if k in ("version", "status", "allowed", "field")}
+
+
+@cases_api.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(rest: str) -> tuple[Response, int]:
+    """Anything else under /api/v1 (``/cases/abc``, ``/cases/-1/actions/x``...): a JSON
+    404, or 405 on a known path, instead of the app's HTML page or Flask's HTML 405."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST"):
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        response, status = error(405, "method_not_allowed", f"use {' or '.join(allowed)}")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response, status
+    return error(404, "not_found", "no such resource: see /api/v1/openapi.json")
+
+
+@cases_api.app_errorhandler(404)
+def no_route(exc: HTTPException) -> HTTPException | tuple[Response, int]:
+    """A path no rule matches at all (``/api/v1/cases/%0A``): JSON under /api/v1, else as
+    before."""
+    if request.path.startswith(cases_api.url_prefix + "/"):
+        return error(404, "not_found", "no such resource: see /api/v1/openapi.json")
+    return exc

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from app.api.events import limiter
+from app.api.schemas import NoNul
 from app.context import AppContext
 from geo_data.actors import Actor, system_actor
 from geo_data.api_keys import ApiKeyInfo, find_key
@@ -89,9 +90,9 @@ class RequestForm(BaseModel):
 
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     long: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-    description: Annotated[str, Field(max_length=4000)] = ""
-    first_name: Annotated[str | None, Field(max_length=31)] = None
-    last_name: Annotated[str | None, Field(max_length=32)] = None
+    description: Annotated[str, Field(max_length=4000), NoNul] = ""
+    first_name: Annotated[str | None, Field(max_length=31), NoNul] = None
+    last_name: Annotated[str | None, Field(max_length=32), NoNul] = None
     phone: Annotated[str | None, Field(max_length=20, pattern=r"^\+?[0-9][0-9 \-]{4,19}$")] = None
     media_url: Annotated[HttpUrl | None, Field(max_length=2000)] = None
 

@@ -59,7 +59,8 @@ CASE_ERRORS = {
     403: "your role may not act on cases", 404: "no such case in your area, or action",
     409: "conflict: the case changed since you saw it (current version and status given)",
     415: "not JSON", 422: "illegal transition (allowed actions given), missing input (field "
-    "given) or invalid body", 503: "database unavailable (Retry-After)",
+    "given) or invalid body", 429: "too many failed sign-ins: wait",
+    503: "database unavailable (Retry-After)",
 }  # fmt: skip
 
 
@@ -95,7 +96,7 @@ def _case_paths() -> dict[str, Any]:
                         }
                     ),
                     "responses": {"200": {"description": "token"} | _json({"type": "object"})}
-                    | _error_answers(CASE_ERRORS, (400, 401)),
+                    | _error_answers(CASE_ERRORS, (400, 401, 429)),
                 }
             },
             "/api/v1/cases/{case_id}": {

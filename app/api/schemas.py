@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+)
 
 from geo_data.catalogue import load_categories
 from geo_data.models import CHANNELS
 
 MAX_BATCH = 1000
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # reported_at bounds: a deadline computed from it
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # must stay a timestamp Python can read back
+
+
+def no_nul(value: str | None) -> str | None:
+    """Refuse U+0000: PostgreSQL text cannot hold it (it was a 503/500 from the store)."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+NoNul = AfterValidator(no_nul)
 
 
 class EventIn(BaseModel):
@@ -27,8 +48,8 @@ class EventIn(BaseModel):
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     reported_at: AwareDatetime
-    description: Annotated[str, Field(max_length=2000)] = ""
-    reporter_name: Annotated[str | None, Field(max_length=64)] = None
+    description: Annotated[str, Field(max_length=2000), NoNul] = ""
+    reporter_name: Annotated[str | None, Field(max_length=64), NoNul] = None
     reporter_phone: Annotated[
         str | None, Field(max_length=20, pattern=r"^\+?[0-9][0-9 \-]{4,19}$")
     ] = None
@@ -40,6 +61,19 @@ class EventIn(BaseModel):
         if value not in {c.code for c in load_categories()}:
             raise ValueError("unknown category (see /api/v1/categories)")
         return value
+
+    @field_validator("reported_at")
+    @classmethod
+    def plausible_time(cls, value: datetime) -> datetime:
+        """In UTC (PostgreSQL refuses offsets beyond 15:59) and from 1970 to 2099 (a case
+        reported at 9999-12-31 had a deadline past year 9999 that no read could load)."""
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be from 1970 to 2099") from None
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError("must be from 1970 to 2099")
+        return utc
 
 
 class BatchIn(BaseModel):
