@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
 from app import ids
 from tests.support import post_event
 
+from .conftest import WATCH
 from .helpers import screenshot, wait_for_dash_idle
 
 LIVE_POINTS_JS = f"""() => {{
@@ -77,8 +79,10 @@ def test_posted_report_appears_on_the_open_map(
 
 
 def test_page_catches_up_after_the_socket_drops(
-    page: Page, live_server: str, demo_engine: Engine, new_api_key
+    page: Page, live_server: str, demo_engine: Engine, new_api_key, request: pytest.FixtureRequest
 ) -> None:
+    # Offline on purpose: the socket's reconnect attempts fail until it is back.
+    request.node.stash[WATCH].expect_error("ERR_INTERNET_DISCONNECTED")
     key = new_api_key("wechat")
     lon, lat = _grid_point(demo_engine, 900)
     page.goto(f"{live_server}/map?area=510108")

@@ -152,8 +152,10 @@ def test_wall_tour_moves_through_the_streets(page: Page, live_server: str) -> No
 
 
 def test_wall_reconnects_and_catches_up(
-    page: Page, live_server: str, demo_engine: Engine, new_api_key
+    page: Page, live_server: str, demo_engine: Engine, new_api_key, request: pytest.FixtureRequest
 ) -> None:
+    # Offline on purpose: the socket's reconnect attempts fail until it is back.
+    request.node.stash[WATCH].expect_error("ERR_INTERNET_DISCONNECTED")
     key = new_api_key("app")
     lon, lat = _grid_points(demo_engine)[700]
     page.set_viewport_size({"width": 1920, "height": 1080})
