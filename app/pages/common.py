@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from dash import dcc, html
@@ -10,7 +12,8 @@ from app import ids
 from app.auth import PAGE_ROLES
 from app.i18n import t
 from geo_data.users import UserInfo
-from layers.labels import ROLE, label
+from geo_data.views import AreaRef
+from layers.labels import LEVEL, ROLE, label
 
 
 def user_menu(user: UserInfo, lang: str) -> html.Div:
@@ -67,3 +70,29 @@ def page_nav(user: UserInfo, lang: str, current: str, area_code: str | None = No
             href = f"{path}?{query}" if query else path
             items.append(dcc.Link(name, href=href, className="gw-sum-nav-item"))
     return html.Nav(items, className="gw-sum-nav")
+
+
+def breadcrumb(
+    chain: Sequence[AreaRef], lang: str, href_of: Callable[[str], str], **nav: Any
+) -> html.Nav:
+    """Level and name of each area from the top down; every one but the last links to
+    ``href_of(code)`` (the map and the summary each keep their own query)."""
+    items: list = []
+    for i, ref in enumerate(chain):
+        if i:
+            items.append(html.Span("›", className="gw-crumb-sep"))
+        content = [
+            html.Span(label(LEVEL, ref.level, lang), className="gw-crumb-level"),
+            html.Span(ref.name(lang), className="gw-crumb-name", title=ref.name(lang)),
+        ]
+        if i == len(chain) - 1:
+            items.append(
+                html.Span(content, className=f"gw-crumb gw-crumb-{ref.level} gw-crumb-current")
+            )
+        else:
+            items.append(
+                dcc.Link(
+                    content, href=href_of(ref.code), className=f"gw-crumb gw-crumb-{ref.level}"
+                )
+            )
+    return html.Nav(items, className="gw-breadcrumb", **nav)

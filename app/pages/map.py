@@ -16,13 +16,13 @@ from dash.development.base_component import Component
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from app.pages.common import case_drawer, page_nav, user_menu
+from app.pages.common import breadcrumb, case_drawer, page_nav, user_menu
 from app.pages.live import live_components
 from callbacks.map import MapView, href, map_view, state_from_query, visible_chain
 from geo_data.users import UserInfo
 from geo_data.views import LOCAL_TZ
 from layers import LAYER_NAMES
-from layers.labels import LEVEL, METRIC, WINDOW, label
+from layers.labels import METRIC, WINDOW, label
 
 GRAPH_CONFIG = {
     "displaylogo": False,
@@ -115,29 +115,11 @@ def _header(view: MapView, user: UserInfo) -> html.Header:
 
 
 def _breadcrumb(view: MapView) -> html.Nav:
-    state, lang = view.state, view.state.lang
-    items: list[Component] = []
-    chain = visible_chain(view.area, view.state.scope_code) if view.area else ()
-    for i, ref in enumerate(chain):
-        if i:
-            items.append(html.Span("›", className="gw-crumb-sep"))
-        content = [
-            html.Span(label(LEVEL, ref.level, lang), className="gw-crumb-level"),
-            html.Span(ref.name(lang), className="gw-crumb-name", title=ref.name(lang)),
-        ]
-        if i == len(chain) - 1:
-            items.append(
-                html.Span(content, className=f"gw-crumb gw-crumb-{ref.level} gw-crumb-current")
-            )
-        else:
-            items.append(
-                dcc.Link(
-                    content,
-                    href=href(state, area_code=ref.code),
-                    className=f"gw-crumb gw-crumb-{ref.level}",
-                )
-            )
-    return html.Nav(items, id=ids.MAP_BREADCRUMB, className="gw-breadcrumb")
+    state = view.state
+    chain = visible_chain(view.area, state.scope_code) if view.area else ()
+    return breadcrumb(
+        chain, state.lang, lambda code: href(state, area_code=code), id=ids.MAP_BREADCRUMB
+    )
 
 
 def _toolbar(view: MapView) -> html.Div:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from app.pages.common import page_nav, user_menu
+from app.pages.common import breadcrumb, page_nav, user_menu
 from callbacks.map import message, visible_chain
 from geo_data import summary as figures
 from geo_data import views
@@ -386,28 +386,8 @@ def _header(
     other = "en" if lang == "zh" else "zh"
     code = area.code if area else (query.get("area") or "")
     nav = page_nav(user, lang, "/summary", area.code if area else None)
-    crumbs: list[Component] = []
-    if area is not None:
-        chain = visible_chain(area, user.area_code)
-        for i, ref in enumerate(chain):
-            if i:
-                crumbs.append(html.Span("›", className="gw-crumb-sep"))
-            content = [
-                html.Span(label(LEVEL, ref.level, lang), className="gw-crumb-level"),
-                html.Span(ref.name(lang), className="gw-crumb-name", title=ref.name(lang)),
-            ]
-            if i == len(chain) - 1:
-                crumbs.append(
-                    html.Span(content, className=f"gw-crumb gw-crumb-{ref.level} gw-crumb-current")
-                )
-            else:
-                crumbs.append(
-                    dcc.Link(
-                        content,
-                        href=summary_href(ref.code, lang, day),
-                        className=f"gw-crumb gw-crumb-{ref.level}",
-                    )
-                )
+    chain = visible_chain(area, user.area_code) if area is not None else ()
+    crumbs = breadcrumb(chain, lang, lambda code: summary_href(code, lang, day))
     lang_query = {k: v for k, v in query.items() if k != "lang"}
     if other == "en":
         lang_query["lang"] = "en"
@@ -423,7 +403,7 @@ def _header(
                 className="gw-brand",
             ),
             nav,
-            html.Nav(crumbs, className="gw-breadcrumb"),
+            crumbs,
             dcc.Link(
                 t("switch_lang", lang),
                 href="/summary?" + _query(lang_query),

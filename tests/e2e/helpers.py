@@ -6,6 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from app import ids
+
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 # Dash shows `._dash-loading` until the renderer has the layout, `._dash-loading-callback`
@@ -42,3 +44,24 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Where the case's marker is on screen: the MapLibre map projects its lon/lat.
+MARKER_XY_JS = f"""
+(caseId) => {{
+  const gd = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
+  if (!gd || !gd.data || !gd._fullLayout.map) return null;
+  const map = gd._fullLayout.map._subplot.map;
+  if (!map.loaded() || map.isMoving()) return null;
+  for (const t of gd.data) {{
+    const i = (t.customdata || []).findIndex(
+        c => c && c[0] === 'case' && String(c[1]) === String(caseId));
+    if (i >= 0 && t.lon) {{
+      const p = map.project([t.lon[i], t.lat[i]]);
+      const box = gd.querySelector('.mapboxgl-canvas, .maplibregl-canvas').getBoundingClientRect();
+      return [box.left + p.x, box.top + p.y];
+    }}
+  }}
+  return null;
+}}
+"""

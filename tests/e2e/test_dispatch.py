@@ -10,27 +10,7 @@ from sqlalchemy import Engine, text
 from app import ids
 from tests.support import new_case
 
-from .helpers import screenshot, wait_for_dash_idle
-
-# Where the case's marker is on screen: the MapLibre map projects its lon/lat.
-_MARKER_XY = f"""
-(caseId) => {{
-  const gd = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
-  if (!gd || !gd.data || !gd._fullLayout.map) return null;
-  const map = gd._fullLayout.map._subplot.map;
-  if (!map.loaded() || map.isMoving()) return null;
-  for (const t of gd.data) {{
-    const i = (t.customdata || []).findIndex(
-        c => c && c[0] === 'case' && String(c[1]) === String(caseId));
-    if (i >= 0 && t.lon) {{
-      const p = map.project([t.lon[i], t.lat[i]]);
-      const box = gd.querySelector('.mapboxgl-canvas, .maplibregl-canvas').getBoundingClientRect();
-      return [box.left + p.x, box.top + p.y];
-    }}
-  }}
-  return null;
-}}
-"""
+from .helpers import MARKER_XY_JS, screenshot, wait_for_dash_idle
 
 
 def _grid_of(engine: Engine, case_id: int) -> str:
@@ -54,7 +34,7 @@ def test_operator_takes_a_case_from_report_to_closed(
         case_id = new_case(conn, reported_at=datetime.now(UTC))
     page.goto(f"{live_server}/map?area={_grid_of(demo_engine, case_id)}")
     wait_for_dash_idle(page)
-    xy = page.wait_for_function(_MARKER_XY, arg=case_id, timeout=20_000).json_value()
+    xy = page.wait_for_function(MARKER_XY_JS, arg=case_id, timeout=20_000).json_value()
     page.mouse.move(xy[0], xy[1])
     page.mouse.click(xy[0], xy[1])
     panel = page.locator(f"#{ids.CASE_PANEL}")

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from app import ids
 
-from .helpers import screenshot, wait_for_dash_idle
+from .helpers import MARKER_XY_JS, screenshot, wait_for_dash_idle
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'
@@ -37,25 +37,6 @@ MERGED_DESCRIPTION = "<script>window.__pwned=3</script><iframe src=javascript:al
 NOTE = '<svg onload="window.__pwned=5"></svg> 立案 \' OR 1=1 --'
 CATEGORY = "E9101"
 PWNED = "typeof window.__pwned"
-
-_MARKER_XY = f"""
-(caseId) => {{
-  const gd = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
-  if (!gd || !gd.data || !gd._fullLayout.map) return null;
-  const map = gd._fullLayout.map._subplot.map;
-  if (!map.loaded() || map.isMoving()) return null;
-  for (const t of gd.data) {{
-    const i = (t.customdata || []).findIndex(
-        c => c && c[0] === 'case' && String(c[1]) === String(caseId));
-    if (i >= 0 && t.lon) {{
-      const p = map.project([t.lon[i], t.lat[i]]);
-      const box = gd.querySelector('.mapboxgl-canvas, .maplibregl-canvas').getBoundingClientRect();
-      return [box.left + p.x, box.top + p.y];
-    }}
-  }}
-  return null;
-}}
-"""
 
 
 def _send(base: str, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
@@ -180,7 +161,7 @@ def test_hostile_text_is_stored_verbatim_and_shown_as_text(
     # The map at the case's grid: hover, ticker, then the case panel by clicking.
     page.goto(f"{live_server}/map?area={grid}")
     wait_for_dash_idle(page)
-    xy = page.wait_for_function(_MARKER_XY, arg=case_id, timeout=20_000).json_value()
+    xy = page.wait_for_function(MARKER_XY_JS, arg=case_id, timeout=20_000).json_value()
     page.mouse.move(xy[0], xy[1])
     expect(page.locator(".hoverlayer")).to_contain_text(f"#{case_id}", timeout=10_000)
     assert page.locator(".hoverlayer img, .hoverlayer script").count() == 0
