@@ -14,6 +14,35 @@
   var PULSE_MS = 5000;
   var TICKER_ROWS = 12;
   var OPEN = { closed: false, rejected: false, merged: false };
+  // Redrawing the map costs its main thread about 220 ms on a machine without a GPU
+  // (BENCHMARKS.md, emit-to-drawn). Patching it on every batch of a busy feed asks for
+  // more drawing than the page can do: the unfinished redraws pile up and the heap grows
+  // while a wall runs. So the figure is patched at most once a DRAW_EVERY_MS, and not
+  // while plotly is still drawing the last patch; a batch arriving meanwhile updates the
+  // state, ticker and counters at once and leaves the markers for the next tick.
+  var DRAW_EVERY_MS = 1000;
+  var DRAW_STUCK_MS = 5000;  // no plotly_afterplot this long after a patch: draw anyway
+  var draw = { at: 0, busy: false, pending: false, graph: null };
+
+  function watchDrawing() {
+    var gd = document.querySelector("#map-graph .js-plotly-plot");
+    if (gd && gd !== draw.graph && typeof gd.on === "function") {
+      draw.graph = gd;  // a new page or figure div: listen once, the old one is gone
+      gd.on("plotly_afterplot", function () { draw.busy = false; });
+    }
+  }
+
+  function mayDraw(now) {
+    watchDrawing();
+    if (draw.busy && now - draw.at < DRAW_STUCK_MS) { return false; }
+    return now - draw.at >= DRAW_EVERY_MS;
+  }
+
+  function drawn(now) {
+    draw.at = now;
+    draw.busy = draw.graph !== null;
+    draw.pending = false;
+  }
 
   function open_(c) { return OPEN[c.status] === undefined; }
 
@@ -145,7 +174,10 @@
           if (back) { entries = back.entries; upto = back.upto; }
         } else if (trigger.indexOf("n_intervals") >= 0) {
           var stillPulsing = state.points.some(function (p) { return now - p.seen < PULSE_MS + 1500; });
-          if (!stillPulsing) { return [noUpdate, noUpdate, noUpdate, status, noUpdate, noUpdate]; }
+          if (!(stillPulsing || draw.pending) || !mayDraw(now)) {
+            return [noUpdate, noUpdate, noUpdate, status, noUpdate, noUpdate];
+          }
+          drawn(now);
           return [patchFor(state, now), noUpdate, noUpdate, status, noUpdate, noUpdate];
         }
         if (!entries.length && upto === state.upto) {
@@ -157,8 +189,14 @@
                                                new_today: merged.new_today });
         var locale = state.lang === "en" ? "en-US" : "zh-CN";
         var fmt = function (n) { return n === null || n === undefined ? noUpdate : n.toLocaleString(locale); };
-        return [patchFor(next, now), next, tickerRows(next), status, fmt(next.open),
-                fmt(next.new_today)];
+        var figure = noUpdate;
+        if (mayDraw(now)) {
+          figure = patchFor(next, now);
+          drawn(now);
+        } else {
+          draw.pending = true;  // the next tick draws what this batch brought
+        }
+        return [figure, next, tickerRows(next), status, fmt(next.open), fmt(next.new_today)];
       },
 
       // The case panel re-reads its case when a feed batch names it (another screen or
