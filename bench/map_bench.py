@@ -12,7 +12,9 @@ loaded through the real bulk loader (``geo_data.loaders.load_cases``) in chunks 
 interrupted build resumes at the first chunk not yet committed.
 
 Levels: district 510108, and the street, community, grid and courtyard holding the
-most cases.
+most cases; on a city-scale database (``--database gridwatch_city``) the city as well,
+scoped as the app scopes it (its districts' cases). ``--layers`` draws other layers than
+the map page's defaults (areas and incidents), e.g. ``areas,hexes,incidents``.
 
 Per level, after 3 warm-up calls of each, ``--repeat`` rounds each time:
 
@@ -75,8 +77,21 @@ SOURCE = "bench"
 
 DISTRICT_CODE = "510108"
 LEVELS = ("district", "street", "community", "grid", "courtyard")
-H3_RESOLUTION = {"district": 8, "street": 9, "community": 10, "grid": 11, "courtyard": 12}
-CHILD = {"district": "street", "street": "community", "community": "grid", "grid": "courtyard"}
+H3_RESOLUTION = {
+    "city": 7,
+    "district": 8,
+    "street": 9,
+    "community": 10,
+    "grid": 11,
+    "courtyard": 12,
+}
+CHILD = {
+    "city": "district",
+    "district": "street",
+    "street": "community",
+    "community": "grid",
+    "grid": "courtyard",
+}
 
 OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES))
 WINDOW = "live"
@@ -204,9 +219,34 @@ def prepare(settings: Settings, *, rebuild: bool) -> tuple[Cluster, Engine, dict
 
 
 def pick_levels(engine: Engine) -> dict[str, dict[str, Any]]:
-    """District 510108 and, below it, the area with the most cases at each level."""
+    """District 510108 and, below it, the area with the most cases at each level; the
+    city above it when more than one of its districts has cases (``--scale city``)."""
     picked: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
+        city = conn.execute(
+            text(
+                "SELECT a.id, a.code, a.name_zh, array_agg(d.id ORDER BY d.id) AS districts"
+                " FROM areas a JOIN areas d ON d.parent_id = a.id AND d.level = 'district'"
+                " WHERE a.level = 'city' GROUP BY a.id ORDER BY a.code LIMIT 1"
+            )
+        ).one_or_none()
+        if city is not None:
+            counts = conn.execute(
+                text(
+                    f"SELECT count(DISTINCT district_id), count(*),"
+                    f" count(*) FILTER (WHERE {OPEN_SQL})"
+                    f" FROM cases WHERE district_id = ANY(:ids)"
+                ),
+                {"ids": list(city.districts)},
+            ).one()
+            if counts[0] > 1:
+                picked["city"] = {
+                    "id": list(city.districts),  # a city is the union of its districts
+                    "code": city.code,
+                    "name": city.name_zh,
+                    "cases": counts[1],
+                    "open": counts[2],
+                }
         for level in LEVELS:
             if level == "district":
                 row = conn.execute(
@@ -252,7 +292,8 @@ def sql_queries(
     puts the open-case predicate in WHERE instead (same counts for every child that
     has an open case, children without one absent), which the partial indexes serve.
     """
-    where = f"{level}_id = %s"
+    # As geo_data.views scopes them: a city by its districts, every other area by its id.
+    where = "district_id = ANY(%s)" if level == "city" else f"{level}_id = %s"
     res = H3_RESOLUTION[level]
     queries: list[tuple[str, str, tuple[Any, ...]]] = [
         (
@@ -486,10 +527,12 @@ def _sources() -> dict[str, str | None]:
 
 
 def _caller(
-    map_view: Callable[..., Any], map_state: type, ctx: Any, code: str
+    map_view: Callable[..., Any], map_state: type, ctx: Any, code: str, layers: tuple[str, ...]
 ) -> Callable[[], Any]:
+    options = {"layers": layers} if layers else {}
+
     def call() -> Any:
-        return map_view(ctx, map_state(area_code=code, now=END))
+        return map_view(ctx, map_state(area_code=code, now=END, **options))
 
     return call
 
@@ -507,7 +550,14 @@ def main(argv: list[str] | None = None) -> int:
         help="measure an existing database instead (e.g. gridwatch_city after `gridwatch etl"
         " demo --scale city`); 'now' is its newest report",
     )
+    parser.add_argument(
+        "--layers",
+        default="",
+        help="comma-separated map layers to draw (default: the map page's defaults),"
+        " e.g. areas,hexes,incidents",
+    )
     args = parser.parse_args(argv)
+    layers = tuple(name for name in args.layers.split(",") if name)
     if args.database:
         DB_NAME = args.database
     if args.repeat < 1:
@@ -543,7 +593,11 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(cluster.conninfo(DB_NAME), autocommit=True) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
         for level, area in areas.items():
-            call = None if map_view is None else _caller(map_view, map_state, ctx, area["code"])
+            call = (
+                None
+                if map_view is None
+                else _caller(map_view, map_state, ctx, area["code"], layers)
+            )
             say(f"measuring {level} {area['code']} {area['name']} ({area['cases']:,} cases) ...")
             levels[level] = measure_level(level, area, args.repeat, conn, call)
 
@@ -557,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         "window": WINDOW,
         "now": END.isoformat(),
         "repeat": args.repeat,
+        "layers": list(layers) or "default",
         "callback": status,
         "sources": _sources(),
         "goals": {
