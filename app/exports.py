@@ -196,3 +196,12 @@ def export_table(table: str) -> Response | tuple[Response, int]:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def refuse_other_paths() -> tuple[Response, int] | None:
+    """Run before each request, after the session check: under /export/ only the table
+    route answers; anything else (``/export//etc/passwd.csv``, ``…/../x``) is a JSON 404
+    instead of the app's page shell."""
+    if request.path.startswith("/export/") and request.endpoint != "exports.export_table":
+        return _refuse(404, "unknown_table", f"no table to export; one of {', '.join(TABLES)}")
+    return None

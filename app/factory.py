@@ -7,12 +7,12 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
-from app import auth, health, ids, security
+from app import auth, edge, health, ids, security
 from app.api.cases import cases_api
 from app.api.events import api
 from app.api.open311 import open311
 from app.context import AppContext
-from app.exports import exports
+from app.exports import exports, refuse_other_paths
 from app.realtime import attach_socketio
 from app.runtime import engine_for
 from app.settings import Settings
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.extensions["gridwatch"] = ctx
     health.install(server)  # first: its clock times the whole request
     auth.install(server)
+    server.before_request(refuse_other_paths)  # after the session check
     # The Socket.IO server is also kept in server.extensions.
     _sio, listener = attach_socketio(server, engine, settings.session_hours)
     server.extensions["gridwatch.listener"] = listener
@@ -69,5 +70,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     for module in CALLBACK_MODULES:
         module.register(dash_app, ctx)
+    edge.install(dash_app)  # malformed requests Flask and Dash would answer with a 500
     security.install(dash_app, settings)  # last: its CSP hashes the inline scripts
     return dash_app
