@@ -15,7 +15,7 @@ from app.runtime import database_url, engine_for, main_cluster
 from app.settings import Settings
 from geo_data.actors import UnknownActorError, actor_by_username
 from geo_data.cluster import ClusterError
-from geo_data.loaders import LoadError
+from geo_data.loaders import LoadError, vacuum_after_load
 from geo_data.models import CHANNELS as CHANNEL_CODES
 from geo_data.reference import sync_categories
 from geo_data.schema import migrate
@@ -202,6 +202,7 @@ def etl_load(
             )
     except (LoadError, UnknownActorError) as exc:
         _fail(str(exc))
+    vacuum_after_load(engine, [kind, "case_events", "case_feed"] if kind == "cases" else [kind])
     elapsed = time.monotonic() - started
     extra = "; ".join(notes + result.notes)
     click.echo(

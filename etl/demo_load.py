@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from geo_data import loaders
@@ -23,7 +23,7 @@ STEPS = (
     "load cameras",
     "load workers",
     "load cases",
-    "analyze",
+    "vacuum",
 )
 
 
@@ -81,9 +81,8 @@ def load_demo(
             result = loaders.load_cases(conn, geo_cases, actor, source, assign_grid_worker=True)
             say(f"cases: {result.rows:,}")
             bar.update()
-        step("analyze")
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        step("vacuum")
+        loaders.vacuum_after_load(engine)
         bar.update()
     with engine.connect() as conn:
         figures = load_stats(conn)

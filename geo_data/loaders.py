@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from geo_data.actors import Actor
 from geo_data.h3cells import h3_columns
@@ -86,6 +86,28 @@ def _row_numbers(frame: pd.DataFrame) -> np.ndarray:
 
 def _problems(conn: Connection, sql: str, params: dict | None = None) -> list[str]:
     return [r[0] for r in conn.execute(text(sql), params or {})]
+
+
+# What a load writes: the tables the map, summary and dispatch read right after it.
+LOADED_TABLES = ("areas", "buildings", "cameras", "workers", "cases", "case_events", "case_feed")
+
+
+def vacuum_after_load(engine: Engine, tables: Sequence[str] = LOADED_TABLES) -> None:
+    """VACUUM (ANALYZE) the tables a committed load wrote.
+
+    ANALYZE alone leaves a bulk-loaded table's visibility map empty until autovacuum
+    comes round, and until then PostgreSQL will not use the covering indexes for
+    index-only scans: the city's 30-day figures read 61,000 heap rows (95 ms) instead.
+    VACUUM cannot run in a transaction, hence after the load's commit, on its own
+    connection.
+    """
+    unknown = sorted(set(tables) - set(LOADED_TABLES))
+    if unknown:
+        raise ValueError(f"not a loaded table: {', '.join(unknown)}")
+    with engine.connect() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in tables:
+            autocommit.execute(text(f"VACUUM (ANALYZE) {table}"))
 
 
 def _record_load(conn: Connection, actor: Actor, kind: str, source: str, rows: int) -> None:

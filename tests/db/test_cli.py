@@ -114,6 +114,13 @@ def test_good_file_is_committed_and_recorded(run, cli_engine: Engine, tmp_path: 
             text("SELECT u.username, d.rows FROM data_loads d JOIN users u ON u.id = d.actor_id")
         ).one()
     assert (actor, rows) == ("system", 2)
+    # Vacuumed right after the commit (not left to autovacuum), so index-only scans
+    # serve the figures at once.
+    with cli_engine.connect() as conn:
+        vacuumed = conn.execute(
+            text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'areas'")
+        ).scalar()
+    assert vacuumed is not None
 
 
 def test_unknown_actor_is_refused(run, tmp_path: Path) -> None:
