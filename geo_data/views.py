@@ -500,11 +500,11 @@ def open_incidents(
             f"""
             SELECT c.id, c.category_code, cat.name_zh AS category_zh,
                    cat.name_en AS category_en, c.severity, c.status, c.reported_at,
-                   round((extract(epoch FROM (:now - c.reported_at)) / 3600)::numeric, 1)
+                   round((extract(epoch FROM (:now - c.reported_at)) / 3600)::numeric, 1)::float8
                        AS age_hours,
                    c.due_at, c.due_at < :now AS overdue, w.name_zh AS assignee,
-                   round(ST_X(c.geom)::numeric, 6) AS lon,
-                   round(ST_Y(c.geom)::numeric, 6) AS lat, c.report_count,
+                   round(ST_X(c.geom)::numeric, 6)::float8 AS lon,
+                   round(ST_Y(c.geom)::numeric, 6)::float8 AS lat, c.report_count,
                    count(*) OVER () AS total
             FROM cases c
             JOIN categories cat ON cat.code = c.category_code
@@ -536,67 +536,66 @@ def area_figures(conn: Connection, area: AreaInfo, now: datetime | None = None) 
     """
     now = _now(now)
     params = _params(area, now=now, since=now - timedelta(days=FIGURES_DAYS), tz=LOCAL_TZ)
-    received = (
-        "reported_at > :since AND reported_at <= :now AND status NOT IN ('merged', 'rejected')"
-    )
-    closed = f"{received} AND status = 'closed' AND closed_at <= :now"
+    # Within the window's scan (its WHERE holds the dates): received, and closed by now.
+    received = "status NOT IN ('merged', 'rejected')"
+    closed = "status = 'closed' AND closed_at <= :now"
     # Two disjoint scans, each served by its own index: open cases by the partial
-    # open-case indexes, the 30-day window by the covering index on reported_at. One OR
-    # over both made PostgreSQL read the whole window from the heap.
-    row = (
-        conn.execute(
-            text(
-                f"""
-                SELECT o.open, o.overdue, w.new_today, w.received, w.closed, w.on_time
-                FROM (
-                  SELECT count(*) AS open, count(*) FILTER (WHERE due_at < :now) AS overdue
-                  FROM cases WHERE {_scope(area)} AND {_OPEN} AND reported_at <= :now
-                ) o, (
-                  SELECT
-                    count(*) FILTER (
-                      WHERE status <> 'merged'
-                        AND reported_at >= (date_trunc('day', :now AT TIME ZONE :tz)
-                                            AT TIME ZONE :tz)
-                    ) AS new_today,
-                    count(*) FILTER (WHERE {received}) AS received,
-                    count(*) FILTER (WHERE {closed}) AS closed,
-                    count(*) FILTER (WHERE {closed} AND closed_at <= due_at) AS on_time
-                  FROM cases
-                  WHERE {_scope(area)} AND reported_at > :since AND reported_at <= :now
-                ) w
-                """
-            ),
-            params,
-        )
-        .mappings()
-        .one()
-    )
-    top = conn.execute(
+    # open-case indexes, the 30-day window by the covering index on reported_at (one OR
+    # over both made PostgreSQL read the whole window from the heap). The window is
+    # scanned once, by category: the totals and the top five both come from it.
+    rows = conn.execute(
         text(
             f"""
-            SELECT c.category_code, cat.name_zh, cat.name_en, count(*) AS count
-            FROM cases c JOIN categories cat ON cat.code = c.category_code
-            WHERE {_scope(area, "c")} AND c.reported_at > :since AND c.reported_at <= :now
-              AND c.status <> 'merged'
-            GROUP BY c.category_code, cat.name_zh, cat.name_en
-            ORDER BY count(*) DESC, c.category_code
-            LIMIT 5
+            WITH o AS (
+              SELECT count(*) AS open, count(*) FILTER (WHERE due_at < :now) AS overdue
+              FROM cases WHERE {_scope(area)} AND {_OPEN} AND reported_at <= :now
+            ), w AS (
+              SELECT
+                category_code,
+                count(*) FILTER (WHERE status <> 'merged') AS reported,
+                count(*) FILTER (
+                  WHERE status <> 'merged'
+                    AND reported_at >= (date_trunc('day', :now AT TIME ZONE :tz)
+                                        AT TIME ZONE :tz)
+                ) AS new_today,
+                count(*) FILTER (WHERE {received}) AS received,
+                count(*) FILTER (WHERE {closed}) AS closed,
+                count(*) FILTER (WHERE {closed} AND closed_at <= due_at) AS on_time
+              FROM cases
+              WHERE {_scope(area)} AND reported_at > :since AND reported_at <= :now
+              GROUP BY category_code
+            )
+            SELECT o.open, o.overdue, w.*, cat.name_zh, cat.name_en
+            FROM o LEFT JOIN w ON true LEFT JOIN categories cat ON cat.code = w.category_code
             """
         ),
         params,
     ).all()
-    received_n, closed_n = int(row["received"]), int(row["closed"])
+    first = rows[0]  # one row at least: the open counts, left-joined to the window
+    window = [r for r in rows if r.category_code is not None]
+
+    def total(column: str) -> int:
+        return sum(int(getattr(r, column)) for r in window)
+
+    received_n, closed_n, on_time_n = total("received"), total("closed"), total("on_time")
+    top = sorted((r for r in window if r.reported), key=lambda r: (-r.reported, r.category_code))
     return {
-        "open": int(row["open"]),
-        "overdue": int(row["overdue"]),
-        "new_today": int(row["new_today"]),
+        "open": int(first.open),
+        "overdue": int(first.overdue),
+        "new_today": total("new_today"),
         "received_30d": received_n,
         "closed_30d": closed_n,
-        "on_time_30d": int(row["on_time"]),
+        "on_time_30d": on_time_n,
         "closure_rate": round(closed_n / received_n, 4) if received_n else None,
-        "on_time_rate": round(int(row["on_time"]) / closed_n, 4) if closed_n else None,
+        "on_time_rate": round(on_time_n / closed_n, 4) if closed_n else None,
         "top_categories": [
-            {"code": code, "name_zh": zh, "name_en": en, "count": int(n)} for code, zh, en, n in top
+            {
+                "code": r.category_code,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "count": int(r.reported),
+            }
+            for r in top[:5]
         ],
     }
 
