@@ -13,7 +13,7 @@ import pandas as pd
 import plotly
 import pytest
 
-from layers import areas, basemap, buildings, cameras, hexes, incidents, outline, workers
+from layers import areas, basemap, buildings, cameras, geometry, hexes, incidents, outline, workers
 from layers.labels import age_text
 from layers.style import CAMERA_STATUS_COLOUR, OVERDUE_RING, SEVERITY_COLOUR, Style
 
@@ -224,6 +224,24 @@ def test_hexagons_are_h3_polygons_coloured_by_count(hex_frame: pd.DataFrame) -> 
         assert abs(sum(p[1] for p in ring[:-1]) / 6 - lat) < 1e-3
     assert [c[:2] for c in trace.customdata] == [["hex", c] for c in hex_frame["h3"]]
     assert "实时" in trace.name
+
+
+def test_hexagon_corners_are_rounded_to_what_their_resolution_needs() -> None:
+    point = (30.66, 104.10)
+    for resolution, digits in ((7, 4), (8, 4), (9, 5), (10, 5), (11, 6), (12, 6)):
+        cell = h3.latlng_to_cell(*point, resolution)
+        ring = geometry.hexagon(cell)["coordinates"][0]
+        assert all(round(v, digits) == v for corner in ring for v in corner), resolution
+        assert any(round(v, digits - 1) != v for corner in ring for v in corner), resolution
+        exact = h3.cell_to_boundary(cell)  # (lat, lng), not closed
+        moved = max(abs(c[0] - lng) for c, (_lat, lng) in zip(ring[:-1], exact, strict=True))
+        assert moved <= 0.5 * 10**-digits
+    # Neighbours share their rounded corners: no gap opens between them.
+    cell = h3.latlng_to_cell(*point, 7)
+    corners = {tuple(c) for c in geometry.hexagon(cell)["coordinates"][0]}
+    for neighbour in h3.grid_ring(cell, 1):
+        shared = corners & {tuple(c) for c in geometry.hexagon(neighbour)["coordinates"][0]}
+        assert len(shared) == 2, neighbour
 
 
 def test_incidents_are_coloured_by_severity(incident_frame: pd.DataFrame) -> None:
