@@ -1,8 +1,9 @@
 """The case list behind the supervisor console's table and every drill-through.
 
 Filters come from a URL (``/ops?status=overdue&from=2026-11-01...``), so a number on the
-summary page links to exactly the cases behind it. Dates are local (Asia/Shanghai) days
-of the report time, ``to`` inclusive.
+summary page links to exactly the cases behind it. Dates are local (Asia/Shanghai) days,
+``to`` inclusive, of the report time, or of the closing time with ``dates=closed`` (the
+cases a worker closed this week, the closed line of the trend).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from geo_data.models import CASE_STATUSES, CHANNELS, CLOSED_STATUSES
 from geo_data.views import LOCAL_TZ, AreaInfo, _now, _params, _scope
 
 STATUS_FILTERS = ("all", "open", "overdue", "closed", *CASE_STATUSES)
+DATE_COLUMNS = {"reported": "reported_at", "closed": "closed_at"}  # what ``dates`` may name
 MAX_ROWS = 2000
 _OPEN = "c.status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES))
 
@@ -35,10 +37,13 @@ class CaseFilters:
     date_from: date | None = None
     date_to: date | None = None
     worker_id: int | None = None
+    dates: str = "reported"  # which time date_from and date_to bound
 
     def __post_init__(self) -> None:
         if self.status not in STATUS_FILTERS:
             raise FilterError(f"unknown status {self.status!r}")
+        if self.dates not in DATE_COLUMNS:
+            raise FilterError(f"dates is one of {', '.join(DATE_COLUMNS)}")
         if self.channel is not None and self.channel not in CHANNELS:
             raise FilterError(f"unknown channel {self.channel!r}")
         if self.severity is not None and self.severity not in (1, 2, 3, 4):
@@ -64,6 +69,7 @@ def filters_from_query(query: dict[str, str]) -> CaseFilters:
     channel = query.get("channel") or None
     severity = number("severity")
     start, end = day("from"), day("to")
+    dates = query.get("dates", "reported")
     try:
         return CaseFilters(
             status=status if status in STATUS_FILTERS else "open",
@@ -73,6 +79,7 @@ def filters_from_query(query: dict[str, str]) -> CaseFilters:
             date_from=start,
             date_to=end if not (start and end and start > end) else None,
             worker_id=number("worker"),
+            dates=dates if dates in DATE_COLUMNS else "reported",
         )
     except FilterError:
         return CaseFilters()
@@ -106,12 +113,13 @@ def list_cases(
         if value is not None:
             where.append(f"c.{column} = :{column}")
             params[column] = value
+    column = DATE_COLUMNS[filters.dates]
     if filters.date_from:
         # Local midnight: a timestamp without zone, read as local time, is the instant.
-        where.append("c.reported_at >= (CAST(:date_from AS timestamp) AT TIME ZONE :tz)")
+        where.append(f"c.{column} >= (CAST(:date_from AS timestamp) AT TIME ZONE :tz)")
         params["date_from"] = filters.date_from
     if filters.date_to:
-        where.append("c.reported_at < ((CAST(:date_to AS date) + 1)::timestamp AT TIME ZONE :tz)")
+        where.append(f"c.{column} < ((CAST(:date_to AS date) + 1)::timestamp AT TIME ZONE :tz)")
         params["date_to"] = filters.date_to
     sql = f"""
         SELECT c.id, c.reported_at AT TIME ZONE :tz AS reported_local, c.category_code,

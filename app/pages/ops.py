@@ -34,6 +34,7 @@ WORDS = {
     "channel": ("渠道", "Channel"),
     "severity": ("等级", "Severity"),
     "dates": ("上报日期", "Reported"),
+    "dates_closed": ("结案日期", "Closed on"),
     "date_start": ("开始日期", "From"),
     "date_end": ("结束日期", "To"),
     "any": ("全部", "Any"),
@@ -221,7 +222,7 @@ def _filters(filters: CaseFilters, lang: str) -> html.Div:
                 ),
             ),
             group(
-                w("dates", lang),
+                w("dates_closed" if filters.dates == "closed" else "dates", lang),
                 dcc.DatePickerRange(
                     id=ids.OPS_DATES,
                     start_date=filters.date_from,

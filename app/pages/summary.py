@@ -201,14 +201,17 @@ def ops_href(
     *,
     category: str | None = None,
     worker: int | None = None,
+    by_closing: bool = False,
 ) -> str:
-    """The case console listing the cases behind a number (the keys ``/ops`` reads)."""
+    """The case console listing the cases behind a number (the keys ``/ops`` reads);
+    ``by_closing``: the dates bound the closing time, not the report time."""
     return "/ops?" + _query(
         {
             "area": area,
             "status": status,
             "from": date_from.isoformat() if date_from else None,
             "to": date_to.isoformat() if date_to else None,
+            "dates": "closed" if by_closing and (date_from or date_to) else None,
             "category": category,
             "worker": worker,
             "lang": "en" if lang == "en" else None,
@@ -866,7 +869,9 @@ def _leaderboard_card(view: _View) -> html.Section:
     ]
     rows = []
     for r in frame.itertuples(index=False):
-        closed_href = ops_href(view.code, "closed", lang, start, end, worker=r.worker_id)
+        closed_href = ops_href(
+            view.code, "closed", lang, start, end, worker=r.worker_id, by_closing=True
+        )
         grid = r.grid_en if lang == "en" else r.grid_zh
         rank_cls = f"gw-sum-rank gw-sum-rank-{r.rank}" if r.rank <= 3 else "gw-sum-rank"
         rows.append(

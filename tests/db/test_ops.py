@@ -54,6 +54,16 @@ def test_filters_match_a_direct_count(demo: Connection) -> None:
             CaseFilters(status="all", date_from=date(2026, 10, 1), date_to=date(2026, 10, 1)),
             "(reported_at AT TIME ZONE 'Asia/Shanghai')::date = DATE '2026-10-01'",
         ),
+        (
+            CaseFilters(
+                status="closed",
+                date_from=date(2026, 10, 1),
+                date_to=date(2026, 10, 1),
+                dates="closed",
+            ),
+            "status = 'closed'"
+            " AND (closed_at AT TIME ZONE 'Asia/Shanghai')::date = DATE '2026-10-01'",
+        ),
     ]
     for filters, where in cases:
         frame, total = list_cases(demo, area, filters, now=DEMO_END, limit=50)
@@ -74,7 +84,10 @@ def test_query_values_become_filters_and_bad_ones_are_dropped() -> None:
     )  # fmt: skip
     assert good == CaseFilters("overdue", "E0101", "app", 2, date(2026, 10, 1),
                                date(2026, 10, 31), 17)  # fmt: skip
-    bad = filters_from_query({"status": "x';--", "channel": "fax", "severity": "9", "from": "soon"})
+    assert filters_from_query({"dates": "closed"}).dates == "closed"
+    bad = filters_from_query(
+        {"status": "x';--", "channel": "fax", "severity": "9", "from": "soon", "dates": "x"}
+    )
     assert bad == CaseFilters()
     with pytest.raises(FilterError):
         CaseFilters(status="whatever")

@@ -8,7 +8,9 @@ import io
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,9 +19,10 @@ from sqlalchemy import Connection, Engine, text
 from werkzeug.test import TestResponse
 
 from app import create_app, ids
-from app.pages.summary import as_of, choose_area
+from app.pages.summary import as_of, choose_area, ops_href
 from app.settings import Settings
 from geo_data import summary, views
+from geo_data.case_list import filters_from_query, list_cases
 from geo_data.users import UserInfo
 from tests.conftest import DEMO_END
 
@@ -292,6 +295,24 @@ def test_leaderboard_orders_workers_by_cases_closed(
         n=NOW,
     )
     assert best["closed"] == most
+
+
+def test_a_workers_closed_count_links_to_exactly_the_cases_they_closed(
+    demo: Connection, district: views.AreaInfo
+) -> None:
+    missed_by_report_date = 0
+    for r in summary.leaderboard(demo, district, NOW).itertuples(index=False):
+        href = ops_href(
+            district.code, "closed", "zh", date(2026, 10, 26), NOW.astimezone(CST).date(),
+            worker=int(r.worker_id), by_closing=True,
+        )  # fmt: skip
+        filters = filters_from_query(dict(parse_qsl(urlsplit(href).query)))
+        assert filters.dates == "closed"
+        assert list_cases(demo, district, filters, now=NOW)[1] == r.closed, r.name
+        # The link before bounded the report date: cases reported before the week went.
+        by_report = list_cases(demo, district, replace(filters, dates="reported"), now=NOW)[1]
+        missed_by_report_date += r.closed - by_report
+    assert missed_by_report_date > 0
 
 
 def test_reopened_cases_count_against_their_handler(
