@@ -8,9 +8,25 @@ import urllib.request
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from geo_data.users import UserInfo
+
+
+def grid_points(
+    engine: Engine, *, limit: int | None = None, offset: int = 0, last_first: bool = False
+) -> list[tuple[float, float]]:
+    """Label points (lon, lat) of grids in code order: places inside a grid and the
+    jurisdiction, for events that must resolve to an area."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
+                f" ORDER BY code {'DESC' if last_first else 'ASC'} LIMIT :limit OFFSET :offset"
+            ),
+            {"limit": limit, "offset": offset},
+        ).all()
+    return [(float(x), float(y)) for x, y in rows]
 
 
 def post_event(base: str, key: str, body: dict, expect: tuple[int, ...] = (201,)) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from app import create_app
 from app.settings import Settings
 from tests.conftest import DEMO_END
+from tests.support import grid_points
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +28,7 @@ def client(settings: Settings, demo_engine: Engine) -> FlaskClient:
 
 @pytest.fixture(scope="module")
 def spot(demo_engine: Engine) -> tuple[float, float]:
-    with demo_engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
-                " ORDER BY code DESC LIMIT 1"
-            )
-        ).one()
-    return row[0], row[1]
+    return grid_points(demo_engine, limit=1, last_first=True)[0]
 
 
 def _event(spot: tuple[float, float], **changes: object) -> dict:

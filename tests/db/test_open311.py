@@ -20,6 +20,7 @@ from app.settings import Settings
 from geo_data.catalogue import load_categories
 from geo_data.open311_queries import MAX_SPAN, request_window
 from tests.conftest import DEMO_END
+from tests.support import grid_points
 
 REQUEST_FIELDS = [
     "service_request_id",
@@ -55,14 +56,7 @@ def client(settings: Settings, demo_engine: Engine) -> FlaskClient:
 @pytest.fixture(scope="module")
 def spots(demo_engine: Engine) -> list[tuple[float, float]]:
     """Label points of grids (lon, lat), first-coded first: places inside the jurisdiction."""
-    with demo_engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
-                " ORDER BY code LIMIT 10"
-            )
-        ).all()
-    return [(r[0], r[1]) for r in rows]
+    return grid_points(demo_engine, limit=10)
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ from geo_data.api_keys import create_key, disable_key, hash_key
 from geo_data.users import close_session, open_session
 from tests.conftest import DEMO_END
 from tests.db.test_auth import ORIGIN, page_request, sign_in
-from tests.support import new_case
+from tests.support import grid_points, new_case
 
 # -- fixtures and helpers -----------------------------------------------------------------
 
@@ -95,14 +95,7 @@ def hotline_key(new_api_key: Callable[..., str]) -> str:
 
 @pytest.fixture(scope="module")
 def spot(demo_engine: Engine) -> tuple[float, float]:
-    with demo_engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT ST_X(label_point), ST_Y(label_point) FROM areas WHERE level = 'grid'"
-                " ORDER BY code LIMIT 1 OFFSET 321"
-            )
-        ).one()
-    return row[0], row[1]
+    return grid_points(demo_engine, limit=1, offset=321)[0]
 
 
 def event(spot: tuple[float, float], **changes: object) -> dict:
