@@ -37,13 +37,14 @@ WINDOWS: dict[str, timedelta | None] = {
 }
 METRICS = ("open", "overdue", "per_1000")
 HEX_RESOLUTION = {
-    "city": 7,
+    "city": 6,  # rolled up from the stored resolution 7: ~36 km² cells for a whole city
     "district": 8,
     "street": 9,
     "community": 10,
     "grid": 11,
     "courtyard": 12,
 }
+STORED_RESOLUTIONS = range(7, 13)  # the h3_r7 .. h3_r12 columns of cases and cameras
 CHILD_LEVEL = dict(pairwise(LEVELS))
 # Simplification tolerance (degrees) and GeoJSON digits by the level drawn: finer levels are
 # seen closer, so they keep more detail. 1e-5 degrees is about a metre.
@@ -439,27 +440,36 @@ def hex_density(
     """Cases per H3 cell in the area: ``h3`` (cell string) and ``count``.
 
     ``live`` counts open cases; other windows count cases reported in them (duplicates
-    not counted). The resolution defaults to the one for the area's level.
+    not counted). The resolution defaults to the one for the area's level; 6 (a city's)
+    is rolled up from the stored 7 by each cell's parent.
     """
     resolution = HEX_RESOLUTION[area.level] if resolution is None else int(resolution)
-    if resolution not in HEX_RESOLUTION.values():
-        raise ValueError(f"H3 resolution {resolution} is not stored (7 to 12)")
+    if not 6 <= resolution <= STORED_RESOLUTIONS[-1]:
+        raise ValueError(f"H3 resolution {resolution} is not drawn (6 to 12)")
+    stored = max(resolution, STORED_RESOLUTIONS[0])
     now = _now(now)
     since = _since(window, now)
     rows = conn.execute(
         text(
             f"""
-            SELECT h3_r{resolution} AS cell, count(*) AS count
+            SELECT h3_r{stored} AS cell, count(*) AS count
             FROM cases
             WHERE {_scope(area)} AND {_in_window_sql(window)}
-            GROUP BY h3_r{resolution}
-            ORDER BY count(*) DESC, h3_r{resolution}
+            GROUP BY h3_r{stored}
+            ORDER BY count(*) DESC, h3_r{stored}
             """
         ),
         _params(area, now=now, since=since),
     ).all()
+    counts: dict[str, int] = {}
+    for r in rows:  # coarser than stored: each parent sums its seven children
+        cell = to_h3(r.cell)
+        if resolution < stored:
+            cell = h3.cell_to_parent(cell, resolution)
+        counts[cell] = counts.get(cell, 0) + int(r.count)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return pd.DataFrame(
-        {"h3": [to_h3(r.cell) for r in rows], "count": [int(r.count) for r in rows]},
+        {"h3": [c for c, _ in ordered], "count": [n for _, n in ordered]},
         columns=["h3", "count"],
     )
 
@@ -670,7 +680,7 @@ def cameras_in(conn: Connection, area: AreaInfo, max_points: int = 3000) -> pd.D
         ).all()
         frame = pd.DataFrame([tuple(r) for r in rows], columns=CAMERA_COLUMNS)
         return frame.astype({"lon": float, "lat": float})
-    resolution = HEX_RESOLUTION[area.level]
+    resolution = max(HEX_RESOLUTION[area.level], STORED_RESOLUTIONS[0])
     by_status = ", ".join(f"count(*) FILTER (WHERE status = '{s}') AS {s}" for s in CAMERA_STATUSES)
     by_tier = ", ".join(f"count(*) FILTER (WHERE tier = '{t}') AS tier_{t}" for t in CAMERA_TIERS)
     rows = conn.execute(

@@ -214,6 +214,24 @@ def test_hex_counts_equal_a_direct_count(demo: Connection, window: str) -> None:
     assert top["count"] == in_top == frame["count"].max()
 
 
+def test_a_city_draws_resolution_6_hexagons_rolled_up_from_7(demo: Connection) -> None:
+    code = demo.execute(text("SELECT code FROM areas WHERE level = 'city'")).scalar_one()
+    city = area(demo, code)
+    frame = views.hex_density(demo, city, window="30d", now=DEMO_END)
+    assert {h3.get_resolution(c) for c in frame["h3"]} == {6}
+    fine = views.hex_density(demo, city, resolution=7, window="30d", now=DEMO_END)
+    assert len(frame) < len(fine)
+    assert frame["count"].sum() == fine["count"].sum()
+    parents: dict[str, int] = {}
+    for cell, n in zip(fine["h3"], fine["count"], strict=True):
+        parent = h3.cell_to_parent(cell, 6)
+        parents[parent] = parents.get(parent, 0) + n
+    assert dict(zip(frame["h3"], frame["count"], strict=True)) == parents
+    assert list(frame["count"]) == sorted(frame["count"], reverse=True)
+    with pytest.raises(ValueError, match="not drawn"):
+        views.hex_density(demo, city, resolution=5)
+
+
 @pytest.mark.parametrize("level", ["street", "community", "grid", "courtyard"])
 def test_hex_resolution_follows_the_level(demo: Connection, level: str) -> None:
     where = area(demo, busiest(demo, level))
@@ -232,7 +250,7 @@ def test_hex_resolution_follows_the_level(demo: Connection, level: str) -> None:
 
 def test_city_counts_are_the_sum_of_its_districts(demo: Connection) -> None:
     city = views.hex_density(demo, area(demo, "510100"), window="30d", now=DEMO_END)
-    district = views.hex_density(demo, area(demo, "510108"), 7, window="30d", now=DEMO_END)
+    district = views.hex_density(demo, area(demo, "510108"), 6, window="30d", now=DEMO_END)
     assert sorted(zip(city["h3"], city["count"], strict=True)) == sorted(
         zip(district["h3"], district["count"], strict=True)
     )
