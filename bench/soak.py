@@ -493,6 +493,60 @@ HEAD = (
 )
 
 
+def heap_census(cdp: Any) -> dict[str, list[int]]:
+    """A heap snapshot after a full GC, as (count, bytes) per kind of object: what grew
+    between two of them is what a leak keeps (``--heap-diff``)."""
+    chunks: list[str] = []
+
+    def on_chunk(event: dict[str, Any]) -> None:
+        chunks.append(event["chunk"])
+
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", on_chunk)
+    cdp.send("HeapProfiler.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    cdp.remove_listener("HeapProfiler.addHeapSnapshotChunk", on_chunk)
+    snapshot = json.loads("".join(chunks))
+    meta = snapshot["snapshot"]["meta"]
+    fields, types = meta["node_fields"], meta["node_types"][0]
+    width, nodes, strings = len(fields), snapshot["nodes"], snapshot["strings"]
+    at_type, at_name, at_size = (fields.index(f) for f in ("type", "name", "self_size"))
+    named = {"object", "closure", "native", "hidden", "array", "code", "synthetic"}
+    census: dict[str, list[int]] = {}
+    for i in range(0, len(nodes), width):
+        kind = types[nodes[i + at_type]]
+        key = f"{kind}:{strings[nodes[i + at_name]][:60]}" if kind in named else kind
+        entry = census.setdefault(key, [0, 0])
+        entry[0] += 1
+        entry[1] += nodes[i + at_size]
+    return census
+
+
+STATE_SIZES_JS = """() => {
+    const state = window.store && window.store.getState();
+    if (!state) return null;
+    const sizes = {};
+    for (const key of Object.keys(state)) {
+        try { sizes[key] = JSON.stringify(state[key]).length; } catch (e) { sizes[key] = -1; }
+    }
+    return sizes;
+}"""
+
+
+def heap_growth(before: dict[str, list[int]], after: dict[str, list[int]], top: int = 25) -> list:
+    """The kinds of object that grew most in bytes between two censuses."""
+    rows = []
+    for key in set(before) | set(after):
+        n0, b0 = before.get(key, [0, 0])
+        n1, b1 = after.get(key, [0, 0])
+        rows.append((b1 - b0, n1 - n0, b1, n1, key))
+    rows.sort(reverse=True)
+    return [
+        {"kind": k, "bytes_added": db, "count_added": dn, "bytes": b, "count": n}
+        for db, dn, b, n, k in rows[:top]
+    ]
+
+
 def row(s: dict[str, Any]) -> str:
     def f(key: str, spec: str) -> str:
         value = s.get(key)
@@ -564,6 +618,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-open", action="store_true", help="leave this run's cases open afterwards"
     )
+    parser.add_argument(
+        "--heap-diff",
+        action="store_true",
+        help="heap snapshots of the wall at the baseline and the last sample: what grew",
+    )
     args = parser.parse_args(argv)
     duration = args.minutes * 60
     if min(args.clients, args.procs, args.posters, args.workers) < 1:
@@ -608,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     connect = {"connected": 0, "errors": []}
     page_problems: dict[str, list[str]] = {"console": [], "pageerror": [], "crash": []}
     browser_errors: list[str] = []
+    grown: list[dict[str, Any]] = []  # --heap-diff
     server_pid = None
     closed = None
     drained_s = None
@@ -685,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(HEAD, flush=True)
             stack.callback(feed.end)
+            census: dict[str, list[int]] | None = None
+            state_before: dict[str, int] = {}
             t0 = feed.begin(args.posters, duration)
             try:
                 for n in itertools.count():
@@ -711,6 +773,24 @@ def main(argv: list[str] | None = None) -> int:
                     s["behind"] = s["stored"] * connect["connected"] - received
                     samples.append(s)
                     print(row(s), flush=True)
+                    last = at - t0 + args.sample > duration + 0.5
+                    if args.heap_diff and (last or (census is None and s["t"] >= args.warm_up - 1)):
+                        if census is None:
+                            census = heap_census(cdp)
+                            state_before = page.evaluate(STATE_SIZES_JS) or {}
+                        else:
+                            state_after = page.evaluate(STATE_SIZES_JS) or {}
+                            for k in sorted(set(state_before) | set(state_after)):
+                                say(
+                                    f"  dash state {k}: {state_before.get(k)} ->"
+                                    f" {state_after.get(k)} chars"
+                                )
+                            grown = heap_growth(census, heap_census(cdp))
+                            for g in grown:
+                                say(
+                                    f"  heap +{g['bytes_added']:>9,} B +{g['count_added']:>7,}"
+                                    f"  {g['kind']}"
+                                )
                 wait = t0 + duration - time.monotonic()
                 if wait > 0 and server_exit is None and STOPPING.wait(wait):
                     interrupted = True
@@ -820,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "posters": args.posters,
         "warm_up_s": args.warm_up,
+        "heap_growth": grown,
         "sample_s": args.sample,
         "drain_s": args.drain,
         "bound": GROWTH_BOUND,
