@@ -465,23 +465,10 @@ def open_wall(page: Any, base: str, username: str, password: str) -> None:
 
 
 def browser_sample(cdp: Any, page: Any) -> dict[str, Any]:
-    """The wall's figures, as ``tests/e2e/test_wall._sample`` takes them."""
-    from tests.e2e.test_wall import COUNTS_JS, LIVE_POINTS_JS, _metrics
+    """The wall's figures, as ``tests/e2e/test_wall`` takes them."""
+    from tests.e2e.test_wall import wall_figures
 
-    first = _metrics(cdp)
-    time.sleep(0.5)
-    second = _metrics(cdp)
-    points = page.evaluate(LIVE_POINTS_JS) or []
-    counts = page.evaluate(COUNTS_JS)
-    return {
-        "heap_mb": round(min(first["JSHeapUsedSize"], second["JSHeapUsedSize"]) / 2**20, 2),
-        "nodes": int(min(first["Nodes"], second["Nodes"])),
-        "listeners": int(second["JSEventListeners"]),
-        "live_markers": len(points),
-        "ticker_rows": counts["ticker"],
-        "overdue_rows": counts["overdue"],
-        "dash_history": counts["history"],
-    }
+    return wall_figures(cdp, page)
 
 
 BROWSER_KEYS = (

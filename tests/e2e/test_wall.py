@@ -277,7 +277,8 @@ def _metrics(cdp: CDPSession) -> dict[str, float]:
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
-def _sample(cdp: CDPSession, page: Page, started: float, posted: int) -> dict:
+def wall_figures(cdp: CDPSession, page: Page) -> dict:
+    """The wall's heap, DOM and bounded lists (also ``bench.soak``'s browser sample)."""
     # The smaller of two reads half a second apart: a feed batch or a figure patch in
     # flight at the first read is transient, not kept.
     first = _metrics(cdp)
@@ -286,8 +287,6 @@ def _sample(cdp: CDPSession, page: Page, started: float, posted: int) -> dict:
     points = page.evaluate(LIVE_POINTS_JS) or []
     counts = page.evaluate(COUNTS_JS)
     return {
-        "t": round(time.monotonic() - started, 1),
-        "posted": posted,
         "nodes": int(min(first["Nodes"], second["Nodes"])),
         "heap_mb": round(min(first["JSHeapUsedSize"], second["JSHeapUsedSize"]) / 2**20, 2),
         "listeners": int(second["JSEventListeners"]),
@@ -295,6 +294,14 @@ def _sample(cdp: CDPSession, page: Page, started: float, posted: int) -> dict:
         "ticker_rows": counts["ticker"],
         "overdue_rows": counts["overdue"],
         "dash_history": counts["history"],
+    }
+
+
+def _sample(cdp: CDPSession, page: Page, started: float, posted: int) -> dict:
+    return {
+        "t": round(time.monotonic() - started, 1),
+        "posted": posted,
+        **wall_figures(cdp, page),
     }
 
 
