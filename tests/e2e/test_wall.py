@@ -148,6 +148,38 @@ def test_wall_tour_moves_through_the_streets(page: Page, live_server: str) -> No
     screenshot(page, "wall-tour-street")
 
 
+# -- (b) redrawing for days ------------------------------------------------------------------
+
+ERROR_EVENTS = ("error", "style.error", "source.error", "tile.error", "layer.error")
+ERROR_LISTENERS_JS = f"""() => {{
+    const div = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
+    const subplot = div?._fullLayout?.map?._subplot;
+    const once = subplot?.map?._oneTimeListeners;
+    if (!once || !subplot.__proto__._gridwatchBounded) return null;
+    return {list(ERROR_EVENTS)!r}.map(type => (once[type] || []).length);
+}}"""
+REDRAW_JS = f"""async (zoom) => {{
+    const div = document.getElementById({ids.MAP_GRAPH!r}).querySelector('.js-plotly-plot');
+    await Plotly.relayout(div, {{'map.zoom': zoom}});
+}}"""
+REDRAWS = 30
+
+
+def test_map_redraws_leave_no_error_listeners_behind(page: Page, live_server: str) -> None:
+    """plotly adds five map error listeners per redraw and never removes them
+    (``assets/map_listeners.js``): the wall redraws its map for days."""
+    _open_wall(page, live_server)
+    page.wait_for_function(ERROR_LISTENERS_JS, timeout=10_000)  # the bound is in place
+    before = page.evaluate(ERROR_LISTENERS_JS)
+    for k in range(REDRAWS):
+        page.evaluate(REDRAW_JS, 11 + (k % 2) * 0.5)
+    after = page.evaluate(ERROR_LISTENERS_JS)
+    assert len(after) == len(ERROR_EVENTS)
+    # One redraw's listeners at most, as before; plotly alone would have added 30 each.
+    assert max(after) <= max(before) + 1, (before, after)
+    assert min(after) >= 1, after  # the current redraw can still be rejected
+
+
 # -- (c) reconnecting ------------------------------------------------------------------------
 
 
