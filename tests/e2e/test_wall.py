@@ -91,7 +91,7 @@ def _open_wall(page: Page, base: str, search: str = "") -> None:
     wait_for_dash_idle(page)
 
 
-# -- (a) how it looks ------------------------------------------------------------------------
+# -- (a) how it looks ----------------------------------------------------------------------
 
 
 def test_wall_screenshots_in_chinese_and_english(page: Page, live_server: str) -> None:
@@ -148,7 +148,7 @@ def test_wall_tour_moves_through_the_streets(page: Page, live_server: str) -> No
     screenshot(page, "wall-tour-street")
 
 
-# -- (b) redrawing for days ------------------------------------------------------------------
+# -- (b) map redraws leave nothing behind --------------------------------------------------
 
 ERROR_EVENTS = ("error", "style.error", "source.error", "tile.error", "layer.error")
 ERROR_LISTENERS_JS = f"""() => {{
@@ -175,12 +175,13 @@ def test_map_redraws_leave_no_error_listeners_behind(page: Page, live_server: st
         page.evaluate(REDRAW_JS, 11 + (k % 2) * 0.5)
     after = page.evaluate(ERROR_LISTENERS_JS)
     assert len(after) == len(ERROR_EVENTS)
-    # One redraw's listeners at most, as before; plotly alone would have added 30 each.
+    # One redraw's listeners at most; without the wrapper 2 became 62 (two redraws per
+    # relayout).
     assert max(after) <= max(before) + 1, (before, after)
     assert min(after) >= 1, after  # the current redraw can still be rejected
 
 
-# -- (c) reconnecting ------------------------------------------------------------------------
+# -- (c) reconnecting ----------------------------------------------------------------------
 
 
 def test_wall_reconnects_and_catches_up(
@@ -273,7 +274,7 @@ def test_wall_catches_up_after_a_server_restart(
         assert page.evaluate("window.__gridwatchWallLoaded") is True
 
 
-# -- (b) bounded memory over a long run --------------------------------------------------------
+# -- (d) bounded memory over a long run ----------------------------------------------------
 
 
 class Feed(threading.Thread):
