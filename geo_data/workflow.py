@@ -1,7 +1,8 @@
 """The case workflow: every status change is one action by an actor, checked here.
 
 The digital city-management cycle: reported -> accepted -> dispatched -> in_progress ->
-handled -> verified -> closed, with rejected, escalated (community -> street ->
+handled -> verified -> closed, with reassign (another worker sent while on the way or on
+site), rejected, escalated (community -> street ->
 district), reopened (the resident is not satisfied) and merged (a duplicate). Each
 action checks the actor's role and area, the case's state and the version the actor
 saw (optimistic locking: a stale version is a conflict, never a lost update), then
@@ -41,6 +42,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("accept", ("reported",), "accepted"),
         Transition("reject", ("reported", "accepted"), "rejected", needs_note=True),
         Transition("dispatch", ("accepted", "escalated", "reopened"), "dispatched"),
+        Transition("reassign", ("dispatched", "in_progress"), "dispatched"),
         Transition("start", ("dispatched",), "in_progress"),
         Transition("handle", ("dispatched", "in_progress"), "handled", needs_note=True),
         Transition("verify", ("handled",), "verified"),
@@ -180,9 +182,11 @@ def act(
     data: dict[str, Any] = {}
     if action == "accept":
         sets.append("accepted_at = now()")
-    elif action == "dispatch":
+    elif action in ("dispatch", "reassign"):
         if worker_id is None:
-            raise MissingInputError("dispatch needs the worker to send", field="worker_id")
+            raise MissingInputError(f"{action} needs the worker to send", field="worker_id")
+        if action == "reassign" and worker_id == case.assignee_id:
+            raise MissingInputError("reassign needs another worker", field="worker_id")
         worker = conn.execute(
             text("SELECT id, status FROM workers WHERE id = :w"), {"w": worker_id}
         ).first()
@@ -191,6 +195,8 @@ def act(
         sets += ["assignee_id = :worker", "dispatched_at = now()"]
         params["worker"] = worker_id
         data["worker_id"] = worker_id
+        if action == "reassign":
+            data["previous_worker_id"] = case.assignee_id
     elif action == "handle":
         sets.append("handled_at = now()")
     elif action in ("close", "reject"):
@@ -279,7 +285,14 @@ def act(
 def _worker_follows(conn: Connection, action: str, case: Any, worker_id: int | None) -> None:
     """Assigning sends the worker en route, starting puts them on site; handling (or
     closing out) frees them."""
-    if action == "dispatch":
+    if action in ("dispatch", "reassign"):
+        if action == "reassign" and case.assignee_id is not None:
+            conn.execute(
+                text(
+                    "UPDATE workers SET status = 'available' WHERE id = :w AND status <> 'off_duty'"
+                ),
+                {"w": case.assignee_id},
+            )
         conn.execute(text("UPDATE workers SET status = 'en_route' WHERE id = :w"), {"w": worker_id})
     elif action == "start" and case.assignee_id is not None:
         conn.execute(

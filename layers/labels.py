@@ -70,6 +70,7 @@ ACTION = {
     "accept": ("立案", "Accept"),
     "reject": ("不予立案", "Reject"),
     "dispatch": ("派遣", "Dispatch"),
+    "reassign": ("改派", "Reassign"),
     "start": ("开始处置", "Start"),
     "handle": ("处置反馈", "Handled"),
     "verify": ("核查", "Verify"),
