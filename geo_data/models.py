@@ -1,4 +1,5 @@
-"""The spatial data model: areas, buildings, cameras, workers, cases and their log.
+"""The spatial data model: areas, buildings, cameras, workers, cases and their log, and
+the basemap they are drawn on (roads, water, landuse).
 
 SRID 4326 everywhere. Each located thing carries the id of the area it lies in at every
 level (district to grid, courtyard when in one), resolved by PostGIS when it is loaded,
@@ -54,6 +55,10 @@ CAMERA_STATUSES = ("online", "offline", "fault")
 WORKER_STATUSES = ("available", "en_route", "on_site", "off_duty")
 ROLES = ("operator", "supervisor", "leader", "admin")
 H3_RESOLUTIONS = (7, 8, 9, 10, 11, 12)
+# The basemap's kinds, as the tiles and the style draw them (main roads first).
+ROAD_KINDS = ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "service")
+WATER_KINDS = ("river", "canal", "lake", "pond")
+LANDUSE_KINDS = ("park", "green", "forest", "farmland")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -401,3 +406,42 @@ class UserSession(Base):
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Road(Base):
+    """A road of the basemap: its kind sets when and how wide it is drawn."""
+
+    __tablename__ = "roads"
+    __table_args__ = (CheckConstraint(_in("kind", ROAD_KINDS), name="road_kind_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name_zh: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTILINESTRING", srid=4326, spatial_index=True), nullable=False)
+
+
+class Water(Base):
+    """A river, canal, lake or pond of the basemap."""
+
+    __tablename__ = "water"
+    __table_args__ = (CheckConstraint(_in("kind", WATER_KINDS), name="water_kind_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name_zh: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+
+
+class Landuse(Base):
+    """Green and open land of the basemap: parks, green belts, forest, farmland."""
+
+    __tablename__ = "landuse"
+    __table_args__ = (CheckConstraint(_in("kind", LANDUSE_KINDS), name="landuse_kind_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name_zh: Mapped[str | None] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
