@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -104,6 +105,12 @@ class FeedListener:
         self._started = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._batch_hooks: list[Callable[[int], None]] = []
+
+    def after_batch(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(upto)`` after each pumped batch (the tile cache drops the live
+        tiles the batch superseded). A failing hook is logged, never stops the feed."""
+        self._batch_hooks.append(hook)
 
     def start(self) -> None:
         with self._lock:
@@ -165,6 +172,11 @@ class FeedListener:
                 self.sio.emit("feed", batch, to=room)
                 self.emitted_batches += 1
             self.last_seq = upto
+            for hook in self._batch_hooks:
+                try:
+                    hook(upto)
+                except Exception:
+                    log.exception("feed batch hook failed")
             if len(entries) < CATCH_UP_LIMIT:
                 return
 
