@@ -7,7 +7,7 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
-from app import auth, edge, health, ids, security
+from app import auth, edge, health, ids, security, tiles
 from app.api.cases import cases_api
 from app.api.events import api
 from app.api.open311 import open311
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # The Socket.IO server is also kept in server.extensions.
     _sio, listener = attach_socketio(server, engine, settings.session_hours)
     server.extensions["gridwatch.listener"] = listener
+    tiles.install(server, listener)  # vector tiles; the listener drops superseded live ones
 
     dash_app.layout = html.Div(
         [dcc.Location(id=ids.URL, refresh=False), html.Div(id=ids.PAGE)], className="app-shell"
