@@ -219,7 +219,7 @@ LAYERS: dict[str, TileLayer] = {
     WHERE cam.geom && b.box AND {_IN_AREA.format(t="cam")}
     ORDER BY {_TIER_RANK.format(t="cam")}, cam.id
     LIMIT :limit""",
-            limits=((12, 2000), (13, 4000), (14, 6000)),
+            limits=((12, 1500), (14, 6000)),
         ),
         TileLayer(
             name="workers",
@@ -244,7 +244,7 @@ LAYERS: dict[str, TileLayer] = {
     WHERE w.geom && b.box AND {_IN_AREA.format(t="w")}
     ORDER BY w.tier, w.id
     LIMIT :limit""",
-            limits=((12, 3000), (13, 6000)),
+            limits=((12, 2000), (14, 6000)),
         ),
         TileLayer(
             name="cases",
