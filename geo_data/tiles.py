@@ -50,6 +50,14 @@ ROAD_KINDS_BY_ZOOM: tuple[tuple[int, tuple[str, ...]], ...] = (
     (13, ("motorway", "trunk", "primary", "secondary", "tertiary")),
     (14, ("motorway", "trunk", "primary", "secondary", "tertiary", "residential", "service")),
 )
+# Below z14 only the upper tiers: the paid grid workers (then volunteers), and the
+# district and street cameras (then community ones); everyone close up.
+WORKER_MAX_TIER_BY_ZOOM: tuple[tuple[int, int], ...] = ((12, 1), (13, 2), (14, 3))
+CAMERA_MAX_TIER_BY_ZOOM: tuple[tuple[int, str], ...] = (
+    (12, "street"),
+    (13, "community"),
+    (14, "courtyard"),
+)
 WATER_KINDS_BY_ZOOM: tuple[tuple[int, tuple[str, ...]], ...] = (
     (8, ("river", "canal", "lake")),
     (13, ("river", "canal", "lake", "pond")),
@@ -207,7 +215,10 @@ LAYERS: dict[str, TileLayer] = {
         ),
         TileLayer(
             name="cameras",
-            description="Cameras by tier and status (district tier first when a tile is full)",
+            description=(
+                "Cameras by tier and status: district and street tiers from z12, community"
+                " z13, courtyard z14"
+            ),
             minzoom=12,
             maxzoom=16,
             live=False,
@@ -216,14 +227,18 @@ LAYERS: dict[str, TileLayer] = {
     SELECT {_mvt_geom("cam.geom")} AS geom,
            cam.id AS fid, cam.code, cam.name_zh, cam.tier, cam.status
     FROM cameras cam CROSS JOIN bounds b
-    WHERE cam.geom && b.box AND {_IN_AREA.format(t="cam")}
+    WHERE cam.geom && b.box AND {_TIER_RANK.format(t="cam")} <= :max_tier
+      AND {_IN_AREA.format(t="cam")}
     ORDER BY {_TIER_RANK.format(t="cam")}, cam.id
     LIMIT :limit""",
             limits=((12, 1500), (14, 6000)),
         ),
         TileLayer(
             name="workers",
-            description="Grid workers at their last position, by status",
+            description=(
+                "Grid workers at their last position, by status: tier 1 from z12, tier 2"
+                " z13, tier 3 z14"
+            ),
             minzoom=12,
             maxzoom=16,
             live=True,
@@ -241,7 +256,7 @@ LAYERS: dict[str, TileLayer] = {
            to_char(w.last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                AS last_seen_at{{personal}}
     FROM workers w CROSS JOIN bounds b
-    WHERE w.geom && b.box AND {_IN_AREA.format(t="w")}
+    WHERE w.geom && b.box AND w.tier <= :max_tier AND {_IN_AREA.format(t="w")}
     ORDER BY w.tier, w.id
     LIMIT :limit""",
             limits=((12, 2000), (14, 6000)),
@@ -349,6 +364,10 @@ def tile_params(layer: TileLayer, z: int, x: int, y: int, area_id: int | None) -
     if layer.name == "areas":
         ranks = [LEVELS.index(level) for level in area_levels(z)]
         params |= {"rank_lo": min(ranks), "rank_hi": max(ranks)}
+    elif layer.name == "workers":
+        params["max_tier"] = _band(WORKER_MAX_TIER_BY_ZOOM, z)
+    elif layer.name == "cameras":
+        params["max_tier"] = CAMERA_TIERS.index(_band(CAMERA_MAX_TIER_BY_ZOOM, z))
     elif layer.name == "roads":
         params["kinds"] = list(_band(ROAD_KINDS_BY_ZOOM, z))
     elif layer.name == "water":

@@ -309,6 +309,25 @@ def test_worker_names_and_phones_only_for_dispatching_roles(
         assert b"phone" not in response.get_data()  # not even as a key of the layer
 
 
+def test_upper_tiers_only_below_zoom_14(client: FlaskClient, bearer: Callable) -> None:
+    lon, lat = 104.1511, 30.6837
+    for z, workers, cameras in (
+        (12, {1}, {"district", "street"}),
+        (13, {1, 2}, {"district", "street", "community"}),
+        (14, {1, 2, 3}, {"district", "street", "community", "courtyard"}),
+    ):
+        seen = {
+            f["properties"]["tier"]
+            for f in features_at(client, bearer("operator"), "workers", lon, lat, z)
+        }
+        assert seen == workers, z
+        seen = {
+            f["properties"]["tier"]
+            for f in features_at(client, bearer("operator"), "cameras", lon, lat, z)
+        }
+        assert seen == cameras, z  # fmt: skip
+
+
 def test_basemap_layers_hold_their_features(
     client: FlaskClient, bearer: Callable, basemap: dict
 ) -> None:
