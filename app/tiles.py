@@ -114,7 +114,9 @@ def tile(layer: str, z: str, x: str, y: str) -> Response | tuple[Response, int]:
     service = _service()
     personal = may_see_personal(user)
     engine = current_app.extensions["gridwatch"].engine
-    with engine.connect() as conn:
+    with engine.connect() as connection:
+        # Two read-only statements: no BEGIN/ROLLBACK round trips around them.
+        conn = connection.execution_options(isolation_level="AUTOCOMMIT")
         state = tile_state(conn)
         service.database = state.database
         key = TileKey(spec, *address, state=state, area_id=user.area_id, personal=personal)
