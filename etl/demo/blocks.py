@@ -1,7 +1,8 @@
 """A plausible road grid per street and the city blocks between its roads.
 
 Each street gets its own rectangular road pattern (spacing 150-300 m, rotated
-0-25 degrees); buildings, courtyards and roadside cameras are laid out on it.
+0-25 degrees); buildings, courtyards and roadside cameras are laid out on it, and the
+basemap (``etl.demo.basemap``) keeps its roads.
 """
 
 from __future__ import annotations
@@ -93,16 +94,26 @@ def _street_roads(
     v = -xy[:, 0] * s + xy[:, 1] * c
     u_roads = _road_positions(u.min(), u.max(), rng)
     v_roads = _road_positions(v.min(), v.max(), rng)
+    u_half_width = _half_widths(len(u_roads), rng)
+    v_half_width = _half_widths(len(v_roads), rng)
+    u_arterial = u_half_width == ARTERIAL_HALF_WIDTH_M
+    v_arterial = v_half_width == ARTERIAL_HALF_WIDTH_M
     return StreetRoads(
         origin=origin,
         angle=float(angle),
         u_roads=u_roads,
         v_roads=v_roads,
-        u_half_width=_half_widths(len(u_roads), rng),
-        v_half_width=_half_widths(len(v_roads), rng),
-        u_names=names.road_names(rng, pool.take(len(u_roads))),
-        v_names=names.road_names(rng, pool.take(len(v_roads))),
+        u_half_width=u_half_width,
+        v_half_width=v_half_width,
+        u_names=names.road_names(rng, pool.take(len(u_roads)), u_arterial),
+        v_names=names.road_names(rng, pool.take(len(v_roads)), v_arterial),
     )
+
+
+def lay_out_roads(streets: np.ndarray, rng: np.random.Generator) -> list[StreetRoads]:
+    """Each street's road grid, in street order."""
+    pool = names.NamePool(rng)
+    return [_street_roads(s, rng, pool) for s in streets]
 
 
 def build_blocks(
@@ -110,10 +121,17 @@ def build_blocks(
     density: DensityField,
     rng: np.random.Generator,
     max_blocks: int,
+    roads: list[StreetRoads] | None = None,
+    keep_clear: shapely.Geometry | None = None,
 ) -> Blocks:
-    """Blocks whose centre lies inside a street; thinned (denser areas first) to `max_blocks`."""
-    pool = names.NamePool(rng)
-    roads = [_street_roads(s, rng, pool) for s in streets]
+    """Blocks whose centre lies inside a street and that stay clear of ``keep_clear``
+    (rivers, their banks, ring roads); thinned (denser areas first) to `max_blocks`.
+
+    ``roads`` are the streets' grids from :func:`lay_out_roads` on the same ``rng``
+    (laid out here when not given).
+    """
+    if roads is None:
+        roads = lay_out_roads(streets, rng)
     parts = []
     for k, (street, r) in enumerate(zip(streets, roads, strict=True)):
         ii, jj = np.meshgrid(np.arange(len(r.u_roads) - 1), np.arange(len(r.v_roads) - 1))
@@ -132,7 +150,10 @@ def build_blocks(
     street, i, j, u, v, w, h, x, y = (np.concatenate(c) for c in zip(*parts, strict=True))
     angle = np.array([r.angle for r in roads])[street]
     blocks = Blocks(roads, street, i, j, u, v, w, h, angle, x, y, rectangles(x, y, w, h, angle))
+    if keep_clear is not None and not shapely.is_empty(keep_clear):
+        shapely.prepare(keep_clear)
+        blocks = blocks.subset(~shapely.intersects(keep_clear, blocks.geometry))
     if len(blocks) > max_blocks:
-        keys = rng.exponential(size=len(blocks)) / density(x, y) ** 2
+        keys = rng.exponential(size=len(blocks)) / density(blocks.x, blocks.y) ** 2
         blocks = blocks.subset(np.sort(np.argsort(keys, kind="stable")[:max_blocks]))
     return blocks

@@ -17,7 +17,8 @@ import pandas as pd
 import shapely
 
 from etl.demo.areas import AREA_COLUMNS, District, build_hierarchy, households
-from etl.demo.blocks import build_blocks
+from etl.demo.basemap import build_basemap, name_main_roads, plan_basemap
+from etl.demo.blocks import build_blocks, lay_out_roads
 from etl.demo.buildings import block_kinds, build_buildings
 from etl.demo.cameras import build_cameras
 from etl.demo.courtyards import Courtyards, choose_courtyards, name_courtyards
@@ -41,12 +42,16 @@ Progress = Callable[[str], None]
 
 @dataclass
 class DemoCity:
-    """The generated city: areas, buildings, cameras and workers (all EPSG:4326)."""
+    """The generated city: areas, buildings, cameras and workers, and the basemap's roads,
+    water and landuse (all EPSG:4326)."""
 
     areas: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     cameras: gpd.GeoDataFrame
     workers: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    water: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
 
     def stats(self) -> dict[str, int]:
         """Row counts per table, per area level and per worker tier."""
@@ -55,6 +60,9 @@ class DemoCity:
             "buildings": len(self.buildings),
             "cameras": len(self.cameras),
             "workers": len(self.workers),
+            "roads": len(self.roads),
+            "water": len(self.water),
+            "landuse": len(self.landuse),
         }
         levels = self.areas["level"].value_counts()
         out |= {level: int(levels.get(level, 0)) for level in LEVELS}
@@ -71,6 +79,9 @@ class _Detail:
     buildings: pd.DataFrame
     cameras: pd.DataFrame
     workers: pd.DataFrame
+    roads: pd.DataFrame
+    water: pd.DataFrame
+    landuse: pd.DataFrame
 
 
 def _rng(seed: int, code: str, step: int) -> np.random.Generator:
@@ -116,9 +127,14 @@ def _detail(district: District, density: DensityField, seed: int, say: Progress)
 
     say(f"{code}: roads, courtyards and buildings")
     n_buildings = district.count(CHENGHUA_BUILDINGS)
+    street_geoms = streets["geometry"].to_numpy()
+    road_rng = _rng(seed, code, 2)
+    roads = name_main_roads(lay_out_roads(street_geoms, road_rng), streets["name_zh"].tolist())
+    plan = plan_basemap(district.geometry, seed)
     blocks = build_blocks(
-        streets["geometry"].to_numpy(), density, _rng(seed, code, 2),
+        street_geoms, density, road_rng,
         max_blocks=max(n_buildings // BUILDINGS_PER_BLOCK, district.count(CHENGHUA_COURTYARDS)),
+        roads=roads, keep_clear=plan.keep_clear,
     )  # fmt: skip
     courtyards = choose_courtyards(
         blocks, grids, grid_codes, district.count(CHENGHUA_COURTYARDS), density,
@@ -140,6 +156,11 @@ def _detail(district: District, density: DensityField, seed: int, say: Progress)
         grids, grid_codes, courtyards, buildings, district.count(CHENGHUA_TIER2),
         district.count(CHENGHUA_TIER3), _rng(seed, code, 8),
     )  # fmt: skip
+    say(f"{code}: basemap")
+    basemap = build_basemap(
+        district.geometry, street_geoms, blocks, kinds, buildings.geometry, courtyards, plan,
+        density, _rng(seed, code, 9),
+    )  # fmt: skip
     building_rows = pd.DataFrame(
         {
             "code": buildings.code,
@@ -155,6 +176,9 @@ def _detail(district: District, density: DensityField, seed: int, say: Progress)
         buildings=building_rows,
         cameras=cameras,
         workers=workers,
+        roads=basemap.roads,
+        water=basemap.water,
+        landuse=basemap.landuse,
     )
 
 
@@ -236,6 +260,9 @@ def generate_city(
 
     say("converting to WGS-84")
     buildings = pd.concat([d.buildings for d in details], ignore_index=True)
+    roads = pd.concat([d.roads for d in details], ignore_index=True)
+    water = pd.concat([d.water for d in details], ignore_index=True)
+    landuse = pd.concat([d.landuse for d in details], ignore_index=True)
     return DemoCity(
         areas=_finish_areas(_top_rows(districts), [d.areas for d in details]),
         buildings=gpd.GeoDataFrame(
@@ -250,4 +277,18 @@ def generate_city(
         workers=_points(
             pd.concat([d.workers for d in details], ignore_index=True), WORKER_COLUMNS[:-2]
         ),
+        roads=_lonlat(roads),
+        water=_lonlat(water, polygons=True),
+        landuse=_lonlat(landuse, polygons=True),
+    )
+
+
+def _lonlat(frame: pd.DataFrame, *, polygons: bool = False) -> gpd.GeoDataFrame:
+    """Basemap rows in lon/lat; polygons as valid MultiPolygons (clipping leaves some
+    collections)."""
+    geoms = to_wgs84(frame["geometry"].to_numpy())
+    if polygons:
+        geoms = as_multipolygons(geoms)
+    return gpd.GeoDataFrame(
+        frame.drop(columns="geometry").reset_index(drop=True), geometry=geoms, crs=WGS84
     )

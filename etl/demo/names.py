@@ -79,7 +79,40 @@ _ROAD_DIR: tuple[NamePair, ...] = (
     ("南", "South "),
     ("北", "North "),
 )
-_ROAD_KIND: tuple[NamePair, ...] = (("路", "Rd"), ("路", "Rd"), ("街", "St"), ("巷", "Ln"))
+_ROAD_KIND: tuple[NamePair, ...] = (
+    ("路", "Road"),
+    ("路", "Road"),
+    ("街", "Street"),
+    ("巷", "Lane"),
+)
+#: An arterial is never a lane: the same draw picks among these instead.
+_ARTERIAL_KIND: tuple[NamePair, ...] = (
+    ("路", "Road"),
+    ("路", "Road"),
+    ("大道", "Avenue"),
+    ("路", "Road"),
+)
+#: Street offices named after their main road: that road keeps the real name.
+NAMED_ROADS: dict[str, NamePair] = {
+    "府青路": ("府青路", "Fuqing Road"),
+    "建设路": ("建设路", "Jianshe Road"),
+}
+#: Chengdu's ring roads, inside out, and the ring expressway.
+RING_ROADS: tuple[NamePair, ...] = (
+    ("一环路", "1st Ring Road"),
+    ("二环路", "2nd Ring Road"),
+    ("三环路", "3rd Ring Road"),
+    ("绕城高速", "Ring Expressway"),
+)
+#: The rivers and the canal crossing the demo's districts (府河 and 南河 meet at 合江亭
+#: and flow on as the 锦江; together they are the 府南河).
+RIVERS: dict[str, NamePair] = {
+    "fu": ("府河", "Fu River"),
+    "nan": ("南河", "Nan River"),
+    "jin": ("锦江", "Jin River"),
+    "sha": ("沙河", "Sha River"),
+    "dongfeng": ("东风渠", "Dongfeng Canal"),
+}
 _PHONE_PREFIX = np.array(
     [130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 158, 159,
      166, 173, 177, 180, 181, 182, 183, 186, 187, 188, 189, 191, 199]
@@ -134,20 +167,46 @@ def grid_name(community: NamePair, number: int) -> NamePair:
     return f"{community[0]}第{number}网格", f"{community[1]} Grid {number}"
 
 
-def road_names(rng: np.random.Generator, stems: Sequence[NamePair]) -> list[NamePair]:
-    """Road names from stems, e.g. 建设北路 / Jianshe North Rd."""
+def road_names(
+    rng: np.random.Generator,
+    stems: Sequence[NamePair],
+    arterial: Sequence[bool] | None = None,
+) -> list[NamePair]:
+    """Road names from stems, e.g. 建设北路 / Jianshe North Road; an arterial is a 路 or a
+    大道 (Avenue), never a 巷 (Lane)."""
     dirs = rng.integers(0, len(_ROAD_DIR), len(stems))
     kinds = rng.integers(0, len(_ROAD_KIND), len(stems))
+    wide = [False] * len(stems) if arterial is None else list(arterial)
     out = []
-    for (zh, en), d, k in zip(stems, dirs, kinds, strict=True):
+    for (zh, en), d, k, a in zip(stems, dirs, kinds, wide, strict=True):
         dz, de = _ROAD_DIR[d]
-        kz, ke = _ROAD_KIND[k]
+        kz, ke = (_ARTERIAL_KIND if a else _ROAD_KIND)[k]
         out.append((f"{zh}{dz}{kz}", f"{en} {de}{ke}"))
     return out
 
 
+def park_name(stem: NamePair) -> NamePair:
+    """A park, e.g. 东华公园 / Donghua Park."""
+    return stem[0] + "公园", stem[1] + " Park"
+
+
+def lake_name(stem: NamePair, pond: bool = False) -> NamePair:
+    """A lake or pond, e.g. 东华湖 / Donghua Lake, 东华塘 / Donghua Pond."""
+    return (stem[0] + "塘", stem[1] + " Pond") if pond else (stem[0] + "湖", stem[1] + " Lake")
+
+
+def greenway_name(river: NamePair) -> NamePair:
+    """The green belt along a river, e.g. 沙河绿道 / Sha River Greenway."""
+    return river[0] + "绿道", river[1] + " Greenway"
+
+
+def linpan_name(stem: NamePair) -> NamePair:
+    """A wooded farmstead of the Chengdu plain (林盘), e.g. 东华林盘 / Donghua Linpan."""
+    return stem[0] + "林盘", stem[1] + " Linpan"
+
+
 def address(road: NamePair, number: int) -> NamePair:
-    """Street address, e.g. 建设北路12号 / No. 12 Jianshe North Rd."""
+    """Street address, e.g. 建设北路12号 / No. 12 Jianshe North Road."""
     return f"{road[0]}{number}号", f"No. {number} {road[1]}"
 
 

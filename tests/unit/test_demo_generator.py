@@ -14,6 +14,7 @@ import shapely
 from etl.demo import DEFAULT_SEED, DemoCity, generate_cases, generate_city
 from etl.demo.cases import CASE_COLUMNS, CHANNEL_SHARES, REPORTER_CHANNELS
 from etl.demo.geom import lonlat_to_xy, to_utm
+from etl.demo.names import RING_ROADS
 
 END = datetime(2026, 6, 30, 16, 0, tzinfo=UTC)
 CHENGHUA = "510108"
@@ -98,7 +99,7 @@ def test_unknown_scale_is_refused() -> None:
 
 def test_same_seed_gives_the_same_city_and_cases(city: DemoCity, cases: pd.DataFrame) -> None:
     again = generate_city(seed=DEFAULT_SEED)
-    for name in ("areas", "buildings", "cameras", "workers"):
+    for name in ("areas", "buildings", "cameras", "workers", "roads", "water", "landuse"):
         a, b = getattr(city, name), getattr(again, name)
         pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
         sample = np.arange(0, len(a), 97)
@@ -246,6 +247,73 @@ def test_cameras_cover_four_tiers_inside_the_district(city: DemoCity) -> None:
     assert (cams["stream_url"] == "rtsp://video.gridwatch.local/cam/" + cams["code"]).all()
     outline = level(city.areas, "district").set_index("code").at[CHENGHUA, "geometry"]
     assert shapely.contains(outline, cams.geometry.to_numpy()).all()
+
+
+# -- basemap ------------------------------------------------------------------------------
+
+
+def test_basemap_has_a_road_hierarchy_with_chinese_and_english_names(city: DemoCity) -> None:
+    roads = city.roads
+    kinds = roads["kind"].value_counts()
+    assert set(kinds.index) >= {"motorway", "trunk", "primary", "secondary", "tertiary"}
+    assert kinds["residential"] > kinds["primary"] > 10  # many local roads, a few arterials
+    assert roads["name_zh"].notna().all() and roads["name_en"].notna().all()
+    names_zh = set(roads["name_zh"])
+    assert {"二环路", "三环路", "绕城高速", "府青路", "建设路"} <= names_zh
+    assert roads.loc[roads["name_zh"] == "建设路", "name_en"].iloc[0] == "Jianshe Road"
+    grid = roads[~roads["name_zh"].isin([ring[0] for ring in RING_ROADS])]
+    assert grid["name_zh"].str.contains("[路街巷道]$").all()
+    assert grid["name_en"].str.fullmatch(r"[A-Z][a-z']+ (?:\w+ )?(?:Road|Street|Lane|Avenue)").all()
+    arterial = grid["kind"].isin(["primary", "secondary"])
+    assert not grid.loc[arterial, "name_zh"].str.endswith("巷").any()  # no arterial is a lane
+
+
+def test_basemap_has_rivers_lakes_and_green_land(city: DemoCity) -> None:
+    water, landuse = city.water, city.landuse
+    rivers = water[water["kind"] == "river"]
+    assert {"沙河", "府河"} <= set(rivers["name_zh"])
+    assert rivers.loc[rivers["name_zh"] == "沙河", "name_en"].iloc[0] == "Sha River"
+    assert {"river", "canal", "lake", "pond"} <= set(water["kind"])
+    assert {"park", "green", "forest", "farmland"} <= set(landuse["kind"])
+    assert (landuse["kind"] == "park").sum() > 20
+    greenways = landuse.loc[landuse["kind"] == "green", "name_zh"]
+    assert "沙河绿道" in set(greenways)
+    parks = landuse[landuse["kind"] == "park"]
+    assert (
+        parks["name_zh"].str.endswith("公园").all() and parks["name_en"].str.endswith(" Park").all()
+    )
+    sha = to_utm(rivers.loc[rivers["name_zh"] == "沙河"].geometry.to_numpy())[0]
+    assert 10_000 < sha.area / 36 < 20_000  # a 36 m wide channel 10-20 km long in Chenghua
+
+
+def test_basemap_geometry_is_valid_and_inside_the_district(city: DemoCity) -> None:
+    outline = level(city.areas, "district").set_index("code").at[CHENGHUA, "geometry"]
+    grown = outline.buffer(1e-5)  # a metre: clipped in UTM, then turned into lon/lat
+    for frame, kind in ((city.roads, "MultiLineString"), (city.water, "MultiPolygon"),
+                        (city.landuse, "MultiPolygon")):  # fmt: skip
+        geoms = frame.geometry.to_numpy()
+        assert (frame.geom_type == kind).all()
+        assert shapely.is_valid(geoms).all() and not shapely.is_empty(geoms).any()
+        assert shapely.covered_by(geoms, grown).all()
+
+
+def test_nothing_is_built_in_the_water_or_on_the_ring_roads(city: DemoCity) -> None:
+    buildings = shapely.union_all(to_utm(city.buildings.geometry.to_numpy()))
+    rivers = city.water[city.water["kind"].isin(["river", "canal"])]
+    assert not shapely.intersects(buildings, shapely.union_all(to_utm(rivers.geometry.to_numpy())))
+    rings = city.roads[city.roads["kind"].isin(["motorway", "trunk"])]
+    carriageway = shapely.buffer(shapely.union_all(to_utm(rings.geometry.to_numpy())), 20)
+    assert not shapely.intersects(buildings, carriageway)
+
+
+def test_local_roads_stop_at_the_river_and_arterials_bridge_it(city: DemoCity) -> None:
+    rivers = city.water[city.water["kind"] == "river"]
+    channel = shapely.buffer(shapely.union_all(to_utm(rivers.geometry.to_numpy())), -1.0)
+    roads = city.roads.assign(geometry=to_utm(city.roads.geometry.to_numpy()))
+    local = roads[roads["kind"].isin(["residential", "tertiary"])]
+    assert not shapely.intersects(channel, local.geometry.to_numpy()).any()
+    arterial = roads[roads["kind"].isin(["primary", "secondary"])]
+    assert shapely.intersects(channel, arterial.geometry.to_numpy()).sum() >= 3
 
 
 # -- cases --------------------------------------------------------------------------------
