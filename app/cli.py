@@ -136,7 +136,12 @@ def etl() -> None:
 
 
 @etl.command("load")
-@click.argument("kind", type=click.Choice(["areas", "buildings", "cameras", "workers", "cases"]))
+@click.argument(
+    "kind",
+    type=click.Choice(
+        ["areas", "buildings", "cameras", "workers", "cases", "roads", "water", "landuse"]
+    ),
+)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--crs",
@@ -181,7 +186,8 @@ def etl_load(
     """Load one file of KIND (GeoJSON, GeoPackage, Shapefile or CSV) in one transaction.
 
     Areas must be loaded before what lies in them. A bad file changes nothing and
-    the error names each offending row.
+    the error names each offending row. Roads, water and landuse are the basemap:
+    columns kind, name_zh and name_en (or OpenStreetMap's highway, name, name:en).
     """
     from etl.load import load_file
 

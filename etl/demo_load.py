@@ -22,6 +22,9 @@ STEPS = (
     "load buildings",
     "load cameras",
     "load workers",
+    "load roads",
+    "load water",
+    "load landuse",
     "load cases",
     "vacuum",
 )
@@ -71,6 +74,9 @@ def load_demo(
                 ("buildings", city.buildings, loaders.load_buildings),
                 ("cameras", city.cameras, loaders.load_cameras),
                 ("workers", city.workers, loaders.load_workers),
+                ("roads", city.roads, loaders.load_roads),
+                ("water", city.water, loaders.load_water),
+                ("landuse", city.landuse, loaders.load_landuse),
             ):
                 step(f"load {name}")
                 result = loader(conn, frame, actor, source)

@@ -16,6 +16,9 @@ LOADERS = {
     "cameras": loaders.load_cameras,
     "workers": loaders.load_workers,
     "cases": loaders.load_cases,
+    "roads": loaders.load_roads,
+    "water": loaders.load_water,
+    "landuse": loaders.load_landuse,
 }
 
 

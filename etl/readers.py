@@ -1,4 +1,4 @@
-"""Read area, building, camera, worker and case files into checked GeoDataFrames.
+"""Read area, building, camera, worker, case and basemap files into checked GeoDataFrames.
 
 Accepts GeoJSON, GeoPackage, Shapefile (via pyogrio) and CSV with lon/lat columns.
 Everything is reprojected to WGS-84 (EPSG:4326); GCJ-02 input is converted when the
@@ -27,11 +27,14 @@ from geo_data.models import (
     CAMERA_TIERS,
     CASE_STATUSES,
     CHANNELS,
+    LANDUSE_KINDS,
     LEVELS,
+    ROAD_KINDS,
+    WATER_KINDS,
     WORKER_STATUSES,
 )
 
-Kind = Literal["areas", "buildings", "cameras", "workers", "cases"]
+Kind = Literal["areas", "buildings", "cameras", "workers", "cases", "roads", "water", "landuse"]
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
 LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
@@ -56,8 +59,15 @@ class Field:
 
 @dataclass(frozen=True)
 class Spec:
-    geometry: Literal["polygon", "point"]
+    geometry: Literal["polygon", "point", "line"]
     fields: tuple[Field, ...]
+
+
+def _basemap_spec(geometry: Literal["polygon", "line"], kinds: tuple[str, ...]) -> Spec:
+    return Spec(
+        geometry,
+        (Field("kind", required=True, choices=kinds), Field("name_zh"), Field("name_en")),
+    )
 
 
 SPECS: dict[str, Spec] = {
@@ -127,6 +137,38 @@ SPECS: dict[str, Spec] = {
             Field("assignee_code"),
         ),
     ),
+    "roads": _basemap_spec("line", ROAD_KINDS),
+    "water": _basemap_spec("polygon", WATER_KINDS),
+    "landuse": _basemap_spec("polygon", LANDUSE_KINDS),
+}
+
+# Basemap files are often OpenStreetMap extracts: their column names stand in for ours
+# (the first non-empty of them, row by row), and their common values for our kinds.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "roads": {"kind": ("highway",)},
+    "water": {"kind": ("water", "waterway")},
+    "landuse": {"kind": ("landuse", "leisure")},
+}
+NAME_ALIASES = {"name_zh": ("name:zh", "name"), "name_en": ("name:en",)}
+KIND_SYNONYMS: dict[str, dict[str, str]] = {
+    "roads": {
+        "motorway_link": "motorway",
+        "trunk_link": "trunk",
+        "primary_link": "primary",
+        "secondary_link": "secondary",
+        "tertiary_link": "tertiary",
+        "unclassified": "tertiary",
+        "living_street": "residential",
+    },
+    "water": {"reservoir": "lake", "basin": "pond"},
+    "landuse": {
+        "grass": "green",
+        "meadow": "green",
+        "recreation_ground": "green",
+        "village_green": "green",
+        "garden": "park",
+        "wood": "forest",
+    },
 }
 
 
@@ -177,11 +219,16 @@ def read_layer(
     frame = frame.set_geometry("geometry")
     if kind == "areas" and level is not None:
         frame["level"] = level
+    if kind in ALIASES:
+        frame = _osm_columns(frame, kind)
 
     missing = [f.name for f in spec.fields if f.required and f.name not in frame.columns]
     if missing:
         found = ", ".join(c for c in frame.columns if c not in {"geometry", "row"})
-        raise LoadError(source, f"missing column(s): {', '.join(missing)} (found: {found})")
+        named = [
+            " or ".join([m, *ALIASES.get(kind, {}).get(m, ())]) for m in missing
+        ]  # fmt: skip
+        raise LoadError(source, f"missing column(s): {', '.join(named)} (found: {found})")
 
     frame = _place(frame, source, row_word, target_crs, gcj)
     notes: list[str] = []
@@ -190,6 +237,27 @@ def read_layer(
         notes.append(f"{repaired} invalid geometries repaired with make_valid")
     frame = _check_fields(frame, source, row_word, spec, timezone)
     return ReadResult(frame, notes)
+
+
+def _osm_columns(frame: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
+    """Our basemap columns from OSM-style ones where ours are absent (``highway`` is the
+    road's kind, ``name`` its Chinese name, ``name:en`` its English one; ours first, row
+    by row), and OSM's
+    common values as our kinds (``primary_link`` a primary road, ``wood`` forest)."""
+    frame = frame.copy()
+    for column, aliases in (ALIASES[kind] | NAME_ALIASES).items():
+        present = [a for a in (column, *aliases) if a in frame.columns]
+        if present in ([], [column]):
+            continue
+        values = pd.Series(None, index=frame.index, dtype=object)
+        for alias in present:
+            text = frame[alias].astype("string").str.strip()
+            values = values.where(values.notna(), text.where(text != "").astype(object))
+        frame[column] = values.where(values.notna(), None)
+    if "kind" in frame.columns:
+        text = frame["kind"].astype("string").str.strip().str.lower()
+        frame["kind"] = text.replace(KIND_SYNONYMS[kind]).astype(object).where(text.notna(), None)
+    return frame
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -328,7 +396,7 @@ def _check_geometry(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     problems += [f"{row_word} {r}: geometry is missing or empty" for r in rows[missing]]
     types = shapely.get_type_id(geoms)
-    allowed = {3, 6} if want == "polygon" else {0}
+    allowed = {"polygon": {3, 6}, "line": {1, 5}, "point": {0}}[want]
     wrong = ~missing & ~np.isin(types, list(allowed))
     names = {
         0: "Point",
@@ -340,7 +408,11 @@ def _check_geometry(
         6: "MultiPolygon",
         7: "GeometryCollection",
     }
-    expected = "Polygon or MultiPolygon" if want == "polygon" else "Point"
+    expected = {
+        "polygon": "Polygon or MultiPolygon",
+        "line": "LineString or MultiLineString",
+        "point": "Point",
+    }[want]
     problems += [
         f"{row_word} {r}: geometry is a {names.get(t, t)}, expected {expected}"
         for r, t in zip(rows[wrong], types[wrong], strict=True)
@@ -354,6 +426,9 @@ def _check_geometry(
         if want == "polygon":
             repaired = np.array([_polygonal(g) for g in repaired], dtype=object)
             unusable = shapely.is_empty(repaired) | (shapely.area(repaired) <= 0)
+        elif want == "line":
+            repaired = np.array([_linear(g) for g in repaired], dtype=object)
+            unusable = shapely.is_empty(repaired) | (shapely.length(repaired) <= 0)
         else:
             unusable = np.ones(len(repaired), dtype=bool)
         if unusable.any():
@@ -368,7 +443,7 @@ def _check_geometry(
         geoms = geoms.copy()
         geoms[invalid] = repaired
         frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
-    if want == "polygon":
+    if want in ("polygon", "line"):
         frame = frame.set_geometry(
             gpd.GeoSeries(
                 shapely.force_2d(
@@ -393,8 +468,24 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
+def _linear(geom: shapely.Geometry) -> shapely.Geometry:
+    """The linear part of a repaired line (make_valid turns a degenerate one into a point)."""
+    if isinstance(geom, shapely.LineString | shapely.MultiLineString):
+        return geom
+    parts = [
+        p
+        for p in getattr(geom, "geoms", [])
+        if isinstance(p, shapely.LineString | shapely.MultiLineString)
+    ]
+    return shapely.line_merge(shapely.union_all(parts)) if parts else shapely.LineString()
+
+
 def _as_multi(geom: shapely.Geometry) -> shapely.Geometry:
-    return shapely.MultiPolygon([geom]) if isinstance(geom, shapely.Polygon) else geom
+    if isinstance(geom, shapely.Polygon):
+        return shapely.MultiPolygon([geom])
+    if isinstance(geom, shapely.LineString):
+        return shapely.MultiLineString([geom])
+    return geom
 
 
 def _check_fields(

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo_data.actors import Actor
 from geo_data.h3cells import h3_columns
-from geo_data.models import LEVELS
+from geo_data.models import LANDUSE_KINDS, LEVELS, ROAD_KINDS, WATER_KINDS
 
 MAX_LISTED = 20
 PARENT_LEVEL = {
@@ -89,7 +89,18 @@ def _problems(conn: Connection, sql: str, params: dict | None = None) -> list[st
 
 
 # What a load writes: the tables the map, summary and dispatch read right after it.
-LOADED_TABLES = ("areas", "buildings", "cameras", "workers", "cases", "case_events", "case_feed")
+LOADED_TABLES = (
+    "areas",
+    "buildings",
+    "cameras",
+    "workers",
+    "cases",
+    "case_events",
+    "case_feed",
+    "roads",
+    "water",
+    "landuse",
+)
 
 
 def vacuum_after_load(engine: Engine, tables: Sequence[str] = LOADED_TABLES) -> None:
@@ -473,6 +484,80 @@ def load_workers(
     )
     _record_load(conn, actor, "workers", source, len(frame))
     return LoadResult("workers", source, len(frame))
+
+
+# -- the basemap -----------------------------------------------------------------------
+
+BASEMAP_KINDS = {"roads": ROAD_KINDS, "water": WATER_KINDS, "landuse": LANDUSE_KINDS}
+_LINES = {"LineString", "MultiLineString"}
+_POLYGONS = {"Polygon", "MultiPolygon"}
+
+
+def _load_basemap(
+    conn: Connection, table: str, frame: gpd.GeoDataFrame, actor: Actor, source: str
+) -> LoadResult:
+    """COPY ``frame`` (kind, name_zh, name_en, geometry) into a basemap table after
+    checking every row; nothing here joins, so the checks need no staging table."""
+    kinds = BASEMAP_KINDS[table]
+    wanted = _LINES if table == "roads" else _POLYGONS
+    rows = _row_numbers(frame)
+    geoms = frame.geometry.to_numpy()
+    problems = []
+    types = np.array(
+        [None if g is None or g.is_empty else g.geom_type for g in geoms], dtype=object
+    )
+    for row, kind, kind_type in zip(rows, frame["kind"].to_numpy(), types, strict=True):
+        if kind not in kinds:
+            problems.append(f"row {row}: kind {kind!r} is not one of {', '.join(kinds)}")
+        if kind_type not in wanted:
+            problems.append(
+                f"row {row}: geometry is {kind_type or 'missing'}, expected "
+                + " or ".join(sorted(wanted))
+            )
+    if not problems:
+        invalid = ~shapely.is_valid(geoms)
+        problems += [
+            f"row {row}: invalid geometry ({reason})"
+            for row, reason in zip(
+                rows[invalid], shapely.is_valid_reason(geoms[invalid]), strict=True
+            )
+        ]
+    if problems:
+        raise LoadError(source, f"{table} rows are not {table} of the basemap", problems)
+    multi = np.array(
+        [
+            g
+            if g.geom_type.startswith("Multi")
+            else (shapely.MultiLineString([g]) if table == "roads" else shapely.MultiPolygon([g]))
+            for g in shapely.force_2d(geoms)
+        ],
+        dtype=object,
+    )
+    ewkb = shapely.to_wkb(shapely.set_srid(multi, 4326), hex=True, include_srid=True)
+    columns = ["kind", "name_zh", "name_en"]
+    data = [frame[c].to_numpy() if c in frame.columns else [None] * len(frame) for c in columns]
+    copy_rows(conn, table, [*columns, "geom"], zip(*data, ewkb, strict=True))
+    _record_load(conn, actor, table, source, len(frame))
+    counts = pd.Series(frame["kind"]).value_counts()
+    notes = [f"{counts[k]} {k}" for k in kinds if counts.get(k, 0)]
+    return LoadResult(table, source, len(frame), notes)
+
+
+def load_roads(conn: Connection, frame: gpd.GeoDataFrame, actor: Actor, source: str) -> LoadResult:
+    """Roads of the basemap (lines), drawn by kind."""
+    return _load_basemap(conn, "roads", frame, actor, source)
+
+
+def load_water(conn: Connection, frame: gpd.GeoDataFrame, actor: Actor, source: str) -> LoadResult:
+    """Rivers, canals, lakes and ponds of the basemap (polygons)."""
+    return _load_basemap(conn, "water", frame, actor, source)
+
+
+def load_landuse(
+    conn: Connection, frame: gpd.GeoDataFrame, actor: Actor, source: str
+) -> LoadResult:
+    """Parks, green belts, forest and farmland of the basemap (polygons)."""
+    return _load_basemap(conn, "landuse", frame, actor, source)
 
 
 # -- cases -----------------------------------------------------------------------------

@@ -15,6 +15,9 @@ COUNTED_TABLES = (
     "case_events",
     "users",
     "categories",
+    "roads",
+    "water",
+    "landuse",
 )
 
 

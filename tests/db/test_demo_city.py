@@ -51,14 +51,16 @@ def test_every_case_lies_in_the_areas_it_is_resolved_to(demo: Connection) -> Non
         " OR community_id IS NULL OR grid_id IS NULL",
     )
     assert unresolved == 0
+    # A grid may poke past its community by a sliver (test_areas_nest_in_their_parents
+    # allows 0.1%), so a case in its grid may lie centimetres outside the levels above.
     outside = demo.execute(
         text(
             """
             SELECT
               count(*) FILTER (WHERE NOT ST_Intersects(g.geom, c.geom)) AS grid,
-              count(*) FILTER (WHERE NOT ST_Intersects(m.geom, c.geom)) AS community,
-              count(*) FILTER (WHERE NOT ST_Intersects(s.geom, c.geom)) AS street,
-              count(*) FILTER (WHERE NOT ST_Intersects(d.geom, c.geom)) AS district,
+              count(*) FILTER (WHERE NOT ST_DWithin(m.geom, c.geom, 1e-5)) AS community,
+              count(*) FILTER (WHERE NOT ST_DWithin(s.geom, c.geom, 1e-5)) AS street,
+              count(*) FILTER (WHERE NOT ST_DWithin(d.geom, c.geom, 1e-5)) AS district,
               count(*) FILTER (WHERE y.id IS NOT NULL AND NOT ST_Intersects(y.geom, c.geom))
                 AS courtyard
             FROM cases c
@@ -169,3 +171,33 @@ def test_stats_json_reports_the_demo_counts(demo_engine: Engine) -> None:
     assert figures["areas_by_level"]["grid"] == 1794
     assert figures["tables"]["cameras"] == 5000
     assert figures["workers_by_tier"]["tier_1"] == 1794
+
+
+def test_demo_basemap_is_stored_named_valid_and_inside_the_district(demo: Connection) -> None:
+    for table, geometry in (("roads", "MULTILINESTRING"), ("water", "MULTIPOLYGON"),
+                            ("landuse", "MULTIPOLYGON")):  # fmt: skip
+        rows, invalid, astray, types = demo.execute(
+            text(
+                f"""
+                SELECT count(*), count(*) FILTER (WHERE NOT ST_IsValid(t.geom)),
+                       count(*) FILTER (WHERE NOT ST_CoveredBy(t.geom, ST_Expand(d.geom, 1e-5))),
+                       array_agg(DISTINCT GeometryType(t.geom))
+                FROM {table} t, (SELECT ST_Envelope(geom) AS geom FROM areas
+                                 WHERE code = '510108') d
+                """
+            )
+        ).one()
+        assert rows > 0 and invalid == 0 and astray == 0, table
+        assert types == [geometry]
+    unnamed = _scalar(demo, "SELECT count(*) FROM roads WHERE name_zh IS NULL OR name_en IS NULL")
+    assert unnamed == 0
+    kinds = {r[0] for r in demo.execute(text("SELECT DISTINCT kind FROM roads"))}
+    assert {"motorway", "trunk", "primary", "secondary", "residential"} <= kinds
+    river = demo.execute(text("SELECT name_en FROM water WHERE name_zh = '沙河'")).scalar_one()
+    assert river == "Sha River"
+    parks = demo.execute(
+        text("SELECT count(*), count(name_en) FROM landuse WHERE kind = 'park'")
+    ).one()
+    assert parks[0] > 20 and parks[1] == parks[0]
+    loads = {r[0] for r in demo.execute(text("SELECT kind FROM data_loads"))}
+    assert {"roads", "water", "landuse"} <= loads
