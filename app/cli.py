@@ -241,6 +241,42 @@ def etl_demo(ctx: click.Context, scale: str, seed: int | None, force: bool) -> N
     _load_demo(engine, scale, seed)
 
 
+@etl.command("glyphs")
+@click.option(
+    "--font",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="OpenType/TrueType font or collection (default: Debian's Noto Sans CJK).",
+)
+@click.option("--family", default=None, help="The face of a collection to use.")
+@click.option("--force", is_flag=True, help="Generate again even if the set is there.")
+@click.pass_context
+def etl_glyphs(ctx: click.Context, font: Path | None, family: str | None, force: bool) -> None:
+    """Generate the map labels' glyphs (MapLibre SDF ranges) into the state directory.
+
+    Skipped when they were generated from the same font already; takes a minute or two.
+    """
+    from etl import glyphs
+
+    directory = glyphs.glyph_dir(_settings(ctx).state_dir)
+
+    def step(done: int, total: int) -> None:
+        if done % 30 == 0 or done == total:
+            click.echo(f"  {done}/{total} ranges")
+
+    try:
+        built = glyphs.build(
+            directory, font or glyphs.FONT, family or glyphs.FAMILY, force=force, progress=step
+        )
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    state = "already there" if built.skipped else f"generated in {built.seconds:.0f}s"
+    click.echo(
+        f"glyphs {state}: {built.ranges} ranges, {built.glyphs:,} glyphs,"
+        f" {built.bytes / 1e6:.1f} MB in {built.directory}"
+    )
+
+
 def _load_demo(engine: Engine, scale: str, seed: int | None) -> None:
     from etl.demo_load import load_demo
 

@@ -13,6 +13,7 @@ from app.api.events import api
 from app.api.open311 import open311
 from app.context import AppContext
 from app.exports import exports, refuse_other_paths
+from app.glyphs import install as install_glyphs
 from app.realtime import attach_socketio
 from app.runtime import engine_for
 from app.settings import Settings
@@ -23,6 +24,7 @@ from callbacks import ops as ops_callbacks
 from callbacks import router
 from callbacks import summary as summary_callbacks
 from callbacks import wall as wall_callbacks
+from etl.glyphs import glyph_dir
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 events is about 1 MB
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.register_blueprint(open311)
     server.register_blueprint(cases_api)
     server.register_blueprint(exports)
+    install_glyphs(server, glyph_dir(settings.state_dir))
     server.extensions["gridwatch"] = ctx
     health.install(server)  # first: its clock times the whole request
     auth.install(server)
