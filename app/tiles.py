@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import re
 from typing import Any
 
@@ -31,6 +32,7 @@ from app.realtime import FeedListener
 from app.tile_cache import TileCache, TileKey
 from geo_data.tiles import LAYERS, cut_tile, tile_bounds, tile_state
 
+log = logging.getLogger(__name__)
 TILE_ROLES = PAGE_ROLES["/map"]  # whoever may open the map may draw its tiles
 MIME = "application/vnd.mapbox-vector-tile"
 STATIC_MAX_AGE_SECONDS = 600
@@ -130,7 +132,10 @@ def tile(layer: str, z: str, x: str, y: str) -> Response | tuple[Response, int]:
                     return error(503, "layer_unavailable", f"{layer} is not loaded (migrate)")
                 raise
             stored = gzip.compress(raw, GZIP_LEVEL, mtime=0) if raw else b""
-            service.cache.put(key, stored)
+            try:
+                service.cache.put(key, stored)
+            except OSError as exc:  # a full or read-only disk: serve the tile uncached
+                log.warning("tile cache write failed (%s)", exc)
     return _answer(stored, live=spec.live, hit=hit)
 
 

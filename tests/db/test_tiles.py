@@ -745,3 +745,15 @@ def test_tilejson_follows_the_viewer(client: FlaskClient, bearer: Callable) -> N
     sw, ss, se, sn = street["bounds"]
     assert ow <= sw < se <= oe and os_ <= ss < sn <= on
     assert (se - sw) * (sn - ss) < (oe - ow) * (on - os_) / 4
+
+
+def test_a_cache_that_cannot_be_written_still_serves(
+    fresh: FlaskClient, bearer: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*_args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tile_cache_module.TileCache, "put", full)
+    x, y = tile_of(104.1511, 30.6837, 13)
+    response = get_tile(fresh, bearer("operator"), "areas", 13, x, y)
+    assert decoded(response, "areas")
