@@ -7,8 +7,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from app.runtime import database_url, engine_for, main_cluster
@@ -25,10 +27,26 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.ensure_object(dict).setdefault("settings", Settings())
+    store = ctx.ensure_object(dict)
+    if "settings" not in store:
+        try:
+            store["settings"] = Settings()
+        except ValidationError as exc:
+            _fail("; ".join(settings_problems(exc)))
+    return store["settings"]
 
 
-def _fail(message: str) -> None:
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per bad setting, naming its variable (``GRIDWATCH_TIMEZONE: unknown…``)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"GRIDWATCH_{field.upper()}: {message}" if field else message)
+    return problems
+
+
+def _fail(message: str) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(2)
 

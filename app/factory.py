@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from dash import Dash, dcc, html
@@ -25,6 +26,7 @@ from callbacks import router
 from callbacks import summary as summary_callbacks
 from callbacks import wall as wall_callbacks
 from etl.glyphs import glyph_dir
+from geo_data import localtime
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 events is about 1 MB
@@ -39,9 +41,23 @@ CALLBACK_MODULES = (
 )
 
 
+def with_timezone(index: str, zone: str) -> str:
+    """Dash's page shell ``index`` carrying the display zone, ``<html data-timezone="…">``,
+    for ``assets/timefmt.js``: the browser shows times in it, never in its own zone."""
+    if index.count("<html>") != 1:
+        raise RuntimeError("Dash's index page changed: put data-timezone on its <html> again")
+    return index.replace("<html>", f'<html data-timezone="{escape(zone, quote=True)}">')
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Dash:
     """Build the app; ``engine`` defaults to the configured database."""
     settings = settings or Settings()
+    if settings.timezone != localtime.ZONE_NAME:
+        # SQL day boundaries and every formatted time read the zone from the environment.
+        raise ValueError(
+            f"settings.timezone is {settings.timezone!r} but {localtime.ENV_VAR} gives "
+            f"{localtime.ZONE_NAME!r}: set the zone through {localtime.ENV_VAR}"
+        )
     engine = engine or engine_for(settings)
     ctx = AppContext(settings=settings, engine=engine)
     dash_app = Dash(
@@ -52,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         update_title=None,
         suppress_callback_exceptions=True,  # pages add their components after load
     )
+    dash_app.index_string = with_timezone(dash_app.index_string, localtime.ZONE_NAME)
     server = dash_app.server
     server.config["SECRET_KEY"] = settings.resolved_secret_key()
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

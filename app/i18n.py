@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from geo_data import localtime
+
 UI = {
     "brand": ("网格指挥中心", "Grid Command Centre"),
     "layers": ("图层", "Layers"),
@@ -72,3 +76,17 @@ def t(key: str, lang: str) -> str:
     """The UI text for ``key`` in ``lang`` (zh or en)."""
     zh, en = UI[key]
     return en if lang == "en" else zh
+
+
+def zone_label(lang: str) -> str:
+    """What the times on screen are in: 北京时间 / Beijing time for Asia/Shanghai, else the
+    configured zone's IANA name (``America/New_York``)."""
+    return t("beijing_time", lang) if localtime.is_beijing() else localtime.ZONE_NAME
+
+
+def as_of_text(moment: datetime, lang: str) -> str:
+    """``数据截至 2026-11-01 20:00（北京时间）`` / ``As of 2026-11-01 20:00 (Beijing time)``."""
+    stamp = f"{t('as_of', lang)} {localtime.fmt_minute(moment)}"
+    if lang == "en":
+        return f"{stamp} ({zone_label(lang)})"
+    return f"{stamp}（{zone_label(lang)}）"

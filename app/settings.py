@@ -6,8 +6,10 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_data import localtime
 
 
 def default_state_dir() -> Path:
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
         description="Optional raster tile URL template of a local tile server, {z}/{x}/{y}.",
     )
     language: str = "zh"
+    timezone: str = Field(
+        default=localtime.DEFAULT_ZONE,
+        description="The IANA zone every time is shown in and local days are counted in.",
+    )
     session_hours: float = Field(
         default=12.0, gt=0, description="A session ends after this long without a request."
     )
@@ -58,6 +64,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Seconds between two escalation passes."
     )
     sla_batch: int = Field(default=200, gt=0, description="Cases escalated per pass at most.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return localtime.check_zone(value)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the state directory."""

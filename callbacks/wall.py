@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State
 from dash.exceptions import PreventUpdate
@@ -166,10 +165,6 @@ def wall_figures(
 def stops_of(ctx: AppContext, area: views.AreaInfo) -> tuple[str, ...]:
     with ctx.engine.connect() as conn:
         return tuple(tour_stops(conn, area))
-
-
-def local_time(moment: datetime) -> str:
-    return f"{moment.astimezone(ZoneInfo(views.LOCAL_TZ)):%H:%M:%S}"
 
 
 # -- the callbacks' bodies (plain functions, so tests call them) ---------------------------

@@ -1,7 +1,7 @@
 """The case list behind the supervisor console's table and every drill-through.
 
 Filters come from a URL (``/ops?status=overdue&from=2026-11-01...``), so a number on the
-summary page links to exactly the cases behind it. Dates are local (Asia/Shanghai) days,
+summary page links to exactly the cases behind it. Dates are local days (of the configured zone),
 ``to`` inclusive, of the report time, or of the closing time with ``dates=closed`` (the
 cases a worker closed this week, the closed line of the trend).
 """
@@ -122,11 +122,11 @@ def list_cases(
         where.append(f"c.{column} < ((CAST(:date_to AS date) + 1)::timestamp AT TIME ZONE :tz)")
         params["date_to"] = filters.date_to
     sql = f"""
-        SELECT c.id, c.reported_at AT TIME ZONE :tz AS reported_local, c.category_code,
+        SELECT c.id, c.reported_at, c.category_code,
                k.name_zh AS category_zh, k.name_en AS category_en, c.severity, c.status,
                c.channel, c.handling_level, s.name_zh AS street_zh, s.name_en AS street_en,
                m.name_zh AS community_zh, m.name_en AS community_en,
-               w.name_zh AS assignee, c.due_at AT TIME ZONE :tz AS due_local,
+               w.name_zh AS assignee, c.due_at,
                ({_OPEN} AND c.due_at < :now) AS overdue, c.report_count,
                count(*) OVER () AS total
         FROM cases c

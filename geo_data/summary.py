@@ -6,8 +6,9 @@ was received in a period, the partial index on open cases and the covering index
 ``closed_at`` for what was still open (or overdue) at a time and what was closed in a
 period.
 
-Periods are local (Asia/Shanghai) calendar days, so every figure matches the case list
-a drill-through opens (``/ops?from=...&to=...`` filters local report days):
+Periods are local calendar days (of the configured zone, ``geo_data.localtime``), so
+every figure matches the case list a drill-through opens (``/ops?from=...&to=...``
+filters local report days):
 
 - *today* is local midnight to ``now``; *yesterday* is compared to the same time of day;
 - *this month* is the 1st to ``now``; the previous month is compared to the same day and
@@ -36,14 +37,14 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from time import perf_counter
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo_data import localtime
 from geo_data.models import CLOSED_STATUSES
 from geo_data.views import LOCAL_TZ, AreaInfo, _params, _scope
 
@@ -52,7 +53,6 @@ WEEK_DAYS = 7
 LEADERBOARD_SIZE = 20
 CATEGORY_LIMIT = 10
 
-_TZ = ZoneInfo(LOCAL_TZ)
 _OPEN_STATUS = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES))
 _RECEIVED = "status NOT IN ('merged', 'rejected')"
 _OPEN_COLUMNS = "reported_at, status, closed_at, due_at"  # what ``_open_at`` reads
@@ -80,15 +80,15 @@ class Periods:
 
     @property
     def window_first_day(self) -> date:
-        return self.window_start.astimezone(_TZ).date()
+        return localtime.local_day(self.window_start)
 
     @property
     def week_first_day(self) -> date:
-        return self.week_start.astimezone(_TZ).date()
+        return localtime.local_day(self.week_start)
 
     @property
     def month_first_day(self) -> date:
-        return self.month_start.astimezone(_TZ).date()
+        return localtime.local_day(self.month_start)
 
     @property
     def earliest(self) -> datetime:
@@ -96,23 +96,21 @@ class Periods:
         return min(self.prev_window_start, self.prev_month_start, self.yesterday_start)
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), _TZ)
-
-
 def periods(now: datetime) -> Periods:
     """The periods of the summary at ``now`` (which must carry a time zone)."""
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
-    local = now.astimezone(_TZ)
+    local = localtime.local(now)
     today = local.date()
-    today_start = _local_midnight(today)
-    month_start = _local_midnight(today.replace(day=1))
+    today_start = localtime.midnight(today)
+    month_start = localtime.midnight(today.replace(day=1))
     prev_month_first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     prev_month_days = calendar.monthrange(prev_month_first.year, prev_month_first.month)[1]
     if today.day <= prev_month_days:
         prev_month_same = datetime.combine(
-            prev_month_first.replace(day=today.day), local.timetz().replace(tzinfo=None), _TZ
+            prev_month_first.replace(day=today.day),
+            local.timetz().replace(tzinfo=None),
+            localtime.zone(),
         )
     else:  # the 31st against a 30-day month: all of the previous month
         prev_month_same = month_start - timedelta(microseconds=1)
@@ -124,7 +122,7 @@ def periods(now: datetime) -> Periods:
         yesterday_start=today_start - timedelta(days=1),
         yesterday_same=now - timedelta(days=1),
         month_start=month_start,
-        prev_month_start=_local_midnight(prev_month_first),
+        prev_month_start=localtime.midnight(prev_month_first),
         prev_month_same=prev_month_same,
         window_start=window_start,
         prev_window_start=window_start - timedelta(days=TREND_DAYS),

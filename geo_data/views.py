@@ -24,10 +24,11 @@ import h3
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo_data import localtime
 from geo_data.h3cells import to_h3
 from geo_data.models import CAMERA_STATUSES, CAMERA_TIERS, CLOSED_STATUSES, LEVELS, WORKER_STATUSES
 
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = localtime.ZONE_NAME  # SQL day boundaries; the zone itself lives in localtime
 DEFAULT_AREA_CODE = "510108"  # Chenghua, the demo city's detailed district
 WINDOWS: dict[str, timedelta | None] = {
     "live": None,
@@ -539,7 +540,7 @@ def area_figures(conn: Connection, area: AreaInfo, now: datetime | None = None) 
     """The side panel's figures for the area, each computed in SQL.
 
     ``open``/``overdue``: open cases now (overdue: past due). ``new_today``: reported
-    since local midnight (Asia/Shanghai), duplicates not counted. Over the last 30 days,
+    since local midnight (the configured zone), duplicates not counted. Over the last 30 days,
     of the cases received (not duplicates, not rejected): ``closure_rate`` the share
     closed, ``on_time_rate`` the share of those closed by their due time. ``top_categories``:
     the five most reported categories in the last 30 days.

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo_data import localtime
 from geo_data.views import _OPEN, AreaInfo, _now, _params, _scope
 
 OVERDUE_ROWS = 12
@@ -127,7 +128,7 @@ def recent_reports(
             "category": r.category_code,
             "severity": int(r.severity),
             "status": r.status,
-            "at": r.reported_at.isoformat(),
+            "at": localtime.utc_iso(r.reported_at),
         }
         for r in rows
     ]

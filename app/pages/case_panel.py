@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
 
 from app import ids
 from app.privacy import mask_name, mask_phone
+from geo_data import localtime
 from geo_data.catalogue import CHANNELS
 from geo_data.dispatch import CaseDetail, MergedReport, NearbyCamera, NearbyWorker, TimelineEntry
-from geo_data.views import LOCAL_TZ
 from layers.labels import (
     ACTION,
     CAMERA_STATUS,
@@ -28,7 +27,6 @@ from layers.labels import (
     label,
 )
 
-TZ = ZoneInfo(LOCAL_TZ)
 PRIMARY = ("accept", "dispatch", "start", "handle", "verify", "close")
 DANGER = ("reject", "reopen", "escalate", "merge")
 
@@ -89,8 +87,9 @@ class PanelData:
 def when(value: datetime | None, lang: str) -> str:
     if value is None:
         return "—"
-    local = value.astimezone(TZ)
-    return local.strftime("%Y-%m-%d %H:%M") if lang == "en" else local.strftime("%m月%d日 %H:%M")
+    if lang == "en":
+        return localtime.fmt_minute(value)
+    return f"{localtime.local(value):%m月%d日 %H:%M}"
 
 
 def distance(metres: float) -> str:

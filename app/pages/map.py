@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
 
 from app import ids
 from app.context import AppContext
-from app.i18n import t
+from app.i18n import as_of_text, t
 from app.pages.common import breadcrumb, case_drawer, page_nav, user_menu
 from app.pages.live import live_components
 from callbacks.map import MapView, href, map_view, state_from_query, visible_chain
 from geo_data.users import UserInfo
-from geo_data.views import LOCAL_TZ
 from layers import LAYER_NAMES
 from layers.labels import METRIC, WINDOW, label
 
@@ -81,11 +79,7 @@ def _segments(component_id: str, kind: str, choices: dict, value: str, lang: str
 def _as_of(view: MapView) -> str:
     if view.now is None:
         return ""
-    lang = view.state.lang
-    local = view.now.astimezone(ZoneInfo(LOCAL_TZ))
-    if lang == "en":
-        return f"{t('as_of', lang)} {local:%Y-%m-%d %H:%M} ({t('beijing_time', lang)})"
-    return f"{t('as_of', lang)} {local:%Y-%m-%d %H:%M}（{t('beijing_time', lang)}）"
+    return as_of_text(view.now, view.state.lang)
 
 
 def _header(view: MapView, user: UserInfo) -> html.Header:

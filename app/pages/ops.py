@@ -7,7 +7,7 @@ summary page's numbers link straight to the cases behind them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from app.context import AppContext
 from app.i18n import t
 from app.pages.common import case_drawer, page_nav, user_menu
 from callbacks.map import MapState, map_view
-from geo_data import views
+from geo_data import localtime, views
 from geo_data.case_list import STATUS_FILTERS, CaseFilters, filters_from_query, list_cases
 from geo_data.catalogue import CHANNELS, load_categories
 from geo_data.users import UserInfo
@@ -253,14 +253,14 @@ def grid_rows(frame: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": int(r.id),
-                "reported": _minute(r.reported_local),
+                "reported": localtime.fmt_minute(r.reported_at),
                 "category": r.category_en if en else r.category_zh,
                 "severity": int(r.severity),
                 "severity_name": f"{int(r.severity)} {label(SEVERITY, int(r.severity), lang)}",
                 "status": label(CASE_STATUS, r.status, lang),
                 "where": " / ".join(p for p in (street, community) if isinstance(p, str)),
                 "assignee": r.assignee if isinstance(r.assignee, str) else "—",
-                "due": _minute(r.due_local)
+                "due": localtime.fmt_minute(r.due_at)
                 + (f" · {w('overdue_flag', lang)}" if r.overdue else ""),
                 "overdue": bool(r.overdue),
                 "level": label(HANDLING_LEVEL, r.handling_level, lang),
@@ -270,11 +270,9 @@ def grid_rows(frame: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _minute(value: Any) -> str:
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M") if value is not None else "—"
-
-
 def _grid(frame: pd.DataFrame, lang: str) -> dag.AgGrid:
+    stamp = localtime.local(datetime.now(UTC))
+
     def col(key: str, **extra: Any) -> dict[str, Any]:
         return {"field": key, "headerName": w(f"col_{key}", lang)} | extra
 
@@ -306,7 +304,7 @@ def _grid(frame: pd.DataFrame, lang: str) -> dag.AgGrid:
         },
         getRowId="params.data.id",
         rowClassRules={"gw-row-late": "params.data.overdue"},
-        csvExportParams={"fileName": f"gridwatch-cases-{datetime.now():%Y%m%d-%H%M}.csv"},
+        csvExportParams={"fileName": f"gridwatch-cases-{stamp:%Y%m%d-%H%M}.csv"},
         className="gw-grid",
         style={"height": "100%", "width": "100%"},
     )

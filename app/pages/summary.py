@@ -11,9 +11,8 @@ community and anything inside it; other roles see the whole jurisdiction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dash import dcc, html
@@ -22,16 +21,15 @@ from sqlalchemy import Connection
 
 from app import ids
 from app.context import AppContext
-from app.i18n import t
+from app.i18n import as_of_text, t
 from app.pages.common import breadcrumb, page_nav, user_menu
 from callbacks.map import message, visible_chain
+from geo_data import localtime, views
 from geo_data import summary as figures
-from geo_data import views
 from geo_data.users import UserInfo
 from layers import summary as charts
 from layers.labels import LEVEL, label
 
-TZ = ZoneInfo(views.LOCAL_TZ)
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 CHART_HEIGHT = 340  # px; the figures are drawn for it
 SORTS = ("closure_rate", "on_time_rate", "received", "open", "overdue")
@@ -168,7 +166,7 @@ def as_of(query: dict[str, str], real_now: datetime | None = None) -> tuple[date
         day = date.fromisoformat(query.get("date", ""))
     except ValueError:
         return real_now, None
-    end = datetime.combine(day + timedelta(days=1), time(0), TZ) - timedelta(microseconds=1)
+    end = localtime.midnight(day + timedelta(days=1)) - timedelta(microseconds=1)
     if end >= real_now:
         return real_now, None
     return end, day
@@ -421,12 +419,6 @@ def _header(
 
 def _title(view: _View) -> html.Div:
     lang, p = view.lang, view.data.periods
-    local = p.now.astimezone(TZ)
-    stamp = f"{local:%Y-%m-%d %H:%M}"
-    if lang == "en":
-        as_of_text = f"{t('as_of', lang)} {stamp} ({t('beijing_time', lang)})"
-    else:
-        as_of_text = f"{t('as_of', lang)} {stamp}（{t('beijing_time', lang)}）"
     area = view.data.area
     level = label(LEVEL, area.level, lang)
     window = w(
@@ -438,7 +430,7 @@ def _title(view: _View) -> html.Div:
     picker = dcc.DatePickerSingle(
         id=ids.SUMMARY_DATE,
         date=(view.day or p.today).isoformat(),
-        max_date_allowed=datetime.now(UTC).astimezone(TZ).date().isoformat(),
+        max_date_allowed=localtime.local_day(datetime.now(UTC)).isoformat(),
         display_format="YYYY-MM-DD",
         first_day_of_week=1,
         clearable=False,
@@ -476,7 +468,7 @@ def _title(view: _View) -> html.Div:
                         ],
                         className="gw-sum-h1",
                     ),
-                    html.Div(f"{as_of_text} · {window}", className="gw-sum-asof"),
+                    html.Div(f"{as_of_text(p.now, lang)} · {window}", className="gw-sum-asof"),
                 ],
                 className="gw-sum-heading",
             ),

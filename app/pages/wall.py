@@ -10,7 +10,6 @@ out for 1920 x 1080 up to 3840 x 2160.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -25,12 +24,11 @@ from callbacks.wall import (
     MAP_REFRESH_SECONDS,
     WallConfig,
     config_from_query,
-    local_time,
     stops_of,
     wall_state,
     wall_view,
 )
-from geo_data import views
+from geo_data import localtime, views
 from geo_data.users import UserInfo
 from geo_data.wall import OverdueCase, overdue_cases, recent_reports
 from layers.labels import age_text
@@ -151,15 +149,9 @@ def clock_text(now: datetime | None, lang: str) -> list[Component]:
     """The clock's first render (``assets/wall.js`` ticks it on): time and date."""
     if now is None:
         return []
-    local = now.astimezone(ZoneInfo(views.LOCAL_TZ))
-    if lang == "en":
-        date = f"{local:%a %-d %b %Y}"
-    else:
-        weekday = "一二三四五六日"[local.weekday()]
-        date = f"{local.year}年{local.month}月{local.day}日 星期{weekday}"
     return [
-        html.Span(f"{local:%H:%M:%S}", className="gw-wall-time"),
-        html.Span(date, className="gw-wall-date"),
+        html.Span(localtime.fmt_hms(now), className="gw-wall-time"),
+        html.Span(localtime.fmt_date_long(now, lang), className="gw-wall-date"),
     ]
 
 
@@ -307,4 +299,4 @@ def overdue_total_text(total: int, lang: str) -> str:
 
 
 def updated_text(now: datetime, lang: str) -> str:
-    return t("updated_at", lang).format(time=local_time(now))
+    return t("updated_at", lang).format(time=localtime.fmt_hms(now))

@@ -74,7 +74,7 @@ def test_filters_match_a_direct_count(demo: Connection) -> None:
         assert total == expected, filters
         assert len(frame) == min(50, expected)
         # newest report first (ids need not follow report time: tests post future cases)
-        assert frame["reported_local"].is_monotonic_decreasing
+        assert frame["reported_at"].is_monotonic_decreasing
 
 
 def test_query_values_become_filters_and_bad_ones_are_dropped() -> None:
