@@ -26,7 +26,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from app.auth import user_of_token
-from geo_data.feed import Entry, entries_after, feed_scope, latest_seq
+from geo_data import views
+from geo_data.case_list import filters_from_query, list_cases
+from geo_data.feed import Entry, entries_after, feed_scope, latest_seq, snapshot
 from geo_data.jurisdiction import area_within
 from geo_data.users import UserInfo
 
@@ -35,6 +37,8 @@ BATCH_SECONDS = 0.25  # the longest a listener waits before checking for changes
 GATHER_SECONDS = 0.02  # after a notification: let a burst of commits join one batch
 MIN_INTERVAL_SECONDS = 0.1  # between batches when the feed is busy
 CATCH_UP_LIMIT = 5000
+ROWS_LIMIT = 1000  # case ids one /live/rows request may name
+SNAPSHOT_LIMIT = 2000  # open cases a screen holds at most (the most urgent first)
 ALL_ROOM = "all"
 
 
@@ -58,10 +62,14 @@ def catch_up(engine: Engine, since: int) -> dict[str, Any]:
     """What a client that has applied everything up to ``since`` is missing."""
     level, area_id = _scope_of_client()
     with engine.connect() as conn:
+        # The position first: an entry committed after it is left for the next batch. (Read
+        # after the entries, it could name an entry they did not hold, which the client
+        # would then skip for good.)
+        upto = latest_seq(conn)
         entries = entries_after(
             conn, since, limit=CATCH_UP_LIMIT + 1, area_level=level, area_id=area_id
         )
-        upto = latest_seq(conn)
+        entries = [e for e in entries if e.seq <= upto]
     if len(entries) > CATCH_UP_LIMIT:
         return {"entries": [], "after": since, "upto": upto, "reload": True}
     return {"entries": [e.as_message() for e in entries], "after": since, "upto": upto}
@@ -72,6 +80,50 @@ def _live_blueprint(engine: Engine) -> Blueprint:
     cannot emit; a batch whose ``after`` is beyond what the page applied triggers it."""
     live = Blueprint("live", __name__, url_prefix="/live")
 
+    @live.get("/snapshot")
+    def open_cases() -> tuple[Response, int]:
+        """The open cases a screen of ``?area=CODE`` starts its live model from."""
+        code = request.args.get("area", "").strip()
+        user: UserInfo | None = g.get("user")
+        if user is None:
+            return jsonify(error="unauthenticated", message="sign in first"), 401
+        if not code or len(code) > 32 or not code.isalnum():
+            return jsonify(error="bad_area", message="area must be an area code"), 400
+        with engine.connect() as conn:
+            area = views.area_info(conn, code)
+            if area is None or not _may_watch(user, area):
+                # Outside the user's area answers as if it did not exist (as cases do).
+                return jsonify(error="not_found", message=f"no area {code} in your area"), 404
+            shot = snapshot(conn, area, limit=SNAPSHOT_LIMIT)
+        return jsonify(shot.as_message()), 200
+
+    @live.get("/rows")
+    def table_rows() -> tuple[Response, int]:
+        """The console's rows for the cases ``?ids=1,2`` that match its filters (the
+        page's own query), formatted as the table shows them: a live table adds, updates
+        and removes rows with them (``assets/live.js``)."""
+        from app.pages.ops import grid_rows  # pages import the app package at load
+
+        user: UserInfo | None = g.get("user")
+        if user is None:
+            return jsonify(error="unauthenticated", message="sign in first"), 401
+        raw = request.args.get("ids", "")
+        parts = [p for p in raw.split(",") if p]
+        if not parts or len(parts) > ROWS_LIMIT or not all(p.isdigit() for p in parts):
+            return jsonify(
+                error="bad_ids", message=f"ids must be 1 to {ROWS_LIMIT} case ids, comma-separated"
+            ), 400
+        code = request.args.get("area", "").strip()
+        lang = "en" if request.args.get("lang") == "en" else "zh"
+        with engine.connect() as conn:
+            area = views.area_info(conn, code) if code.isalnum() and len(code) <= 32 else None
+            if area is None or not _may_watch(user, area):
+                return jsonify(error="not_found", message=f"no area {code} in your area"), 404
+            frame, _ = list_cases(
+                conn, area, filters_from_query(request.args.to_dict()), ids=[int(p) for p in parts]
+            )
+        return jsonify({"ids": [int(p) for p in parts], "rows": grid_rows(frame, lang)}), 200
+
     @live.get("/feed")
     def feed() -> tuple[Response, int]:
         raw = request.args.get("since", "")
@@ -80,6 +132,11 @@ def _live_blueprint(engine: Engine) -> Blueprint:
         return jsonify(catch_up(engine, int(raw))), 200
 
     return live
+
+
+def _may_watch(user: UserInfo, area: views.AreaInfo) -> bool:
+    """A supervisor watches their own area or one inside it; others anything."""
+    return user.area_code is None or user.area_code in {ref.code for ref in area.chain}
 
 
 def sent_ms() -> float:

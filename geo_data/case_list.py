@@ -92,11 +92,17 @@ def list_cases(
     *,
     now: datetime | None = None,
     limit: int = MAX_ROWS,
+    ids: list[int] | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """(the newest ``limit`` matching cases, how many match in all)."""
+    """(the newest ``limit`` matching cases, how many match in all); only among ``ids``
+    when given (a live table re-reading the cases the feed named)."""
     now = _now(now)
     where = [_scope(area, "c")]
+    if ids is not None:
+        where.append("c.id = ANY(:ids)")
     params: dict[str, Any] = _params(area, now=now, tz=LOCAL_TZ, limit=limit)
+    if ids is not None:
+        params["ids"] = [int(i) for i in ids]
     if filters.status == "open":
         where.append(_OPEN)
     elif filters.status == "overdue":

@@ -34,7 +34,9 @@ FEED_PAYLOAD_SQL = """
         'duplicate_of', c.duplicate_of_id, 'assignee_id', c.assignee_id,
         'handling_level', c.handling_level,
         'district_id', c.district_id, 'street_id', c.street_id,
-        'community_id', c.community_id, 'grid_id', c.grid_id, 'courtyard_id', c.courtyard_id
+        'community_id', c.community_id, 'grid_id', c.grid_id, 'courtyard_id', c.courtyard_id,
+        'h3', json_build_array(to_hex(c.h3_r7), to_hex(c.h3_r8), to_hex(c.h3_r9),
+                               to_hex(c.h3_r10), to_hex(c.h3_r11), to_hex(c.h3_r12))
     )
 """
 

@@ -300,6 +300,21 @@ def area_outline(conn: Connection, area: AreaInfo) -> dict[str, Any]:
     return json.loads(_boundaries.get(_cache_key(conn, area, "outline"), load))
 
 
+def area_cells(conn: Connection, area: AreaInfo, resolution: int) -> list[str]:
+    """Every H3 cell at ``resolution`` that overlaps the area (cached): the hexagons a
+    live map may light up as cases arrive."""
+
+    def load() -> list[str]:
+        shape = h3.geo_to_h3shape(area_outline(conn, area))
+        try:
+            cells = h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap")
+        except AttributeError:  # an h3 without the experimental call: centres inside
+            cells = h3.h3shape_to_cells(shape, resolution)
+        return sorted(cells)
+
+    return _boundaries.get(_cache_key(conn, area, f"cells-{resolution}"), load)
+
+
 def _child_shapes(conn: Connection, area: AreaInfo) -> list[tuple[Any, ...]]:
     level = area.child_level
     if level is None:
@@ -337,6 +352,7 @@ CHILD_COLUMNS = [
     "per_1000",
     "value",
     "geometry",
+    "id",  # the child's area id: live counts are keyed by it
 ]
 
 
@@ -402,6 +418,7 @@ def child_areas(
                 **figures,
                 "value": figures[metric],
                 "geometry": json.loads(geojson),
+                "id": area_id,
             }
         )
     return pd.DataFrame.from_records(records, columns=CHILD_COLUMNS)
