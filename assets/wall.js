@@ -1,6 +1,7 @@
 /*
- * The wall screen, in the browser: the clock (Beijing time, in the page's language), the
- * link status colour, and fitting the map to the screen it is shown on.
+ * The wall screen, in the browser: the clock (in the configured zone the page carries,
+ * <html data-timezone>, whatever the browser's own zone), the link status colour,
+ * fitting the map to the screen it is shown on, and the tour's camera moves.
  *
  * The server fits the map to a 1920 x 1080 wall and puts the area's extent in
  * layout.meta.bbox; on a larger (or smaller) screen this refits it once per new figure
@@ -10,18 +11,22 @@
  */
 (function () {
   "use strict";
-  var TZ = "Asia/Shanghai";
+  function zone() {
+    return document.documentElement.dataset.timezone || "Asia/Shanghai";
+  }
   var REFIT_AFTER_MS = 10000;  // the same fit is not patched again sooner (a safety net)
   var formats = {};  // one pair of formatters per language: two entries at most
   var lastFit = { key: null, at: 0 };
 
   function formatters(lang) {
-    if (!formats[lang]) {
+    var tz = zone();
+    if (!formats[lang] || formats[lang].tz !== tz) {
       var locale = lang === "en" ? "en-GB" : "zh-CN";
       formats[lang] = {
-        time: new Intl.DateTimeFormat(locale, { timeZone: TZ, hour: "2-digit",
+        tz: tz,
+        time: new Intl.DateTimeFormat(locale, { timeZone: tz, hour: "2-digit",
           minute: "2-digit", second: "2-digit", hourCycle: "h23" }),
-        date: new Intl.DateTimeFormat(locale, { timeZone: TZ, weekday: lang === "en" ? "short" : "long",
+        date: new Intl.DateTimeFormat(locale, { timeZone: tz, weekday: lang === "en" ? "short" : "long",
           year: "numeric", month: lang === "en" ? "short" : "long", day: "numeric" })
       };
     }
@@ -114,6 +119,14 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gridwatchWall: {
+      // A tour stop: the camera flies to the stop's extent over the same figure.
+      move: function (camera) {
+        var gd = document.querySelector("#map-graph .js-plotly-plot");
+        if (camera && camera.bbox && gd && window.GridWatchMap) {
+          window.GridWatchMap.flyTo(gd, camera.bbox, { padding: 60, duration: 2000 });
+        }
+        return window.dash_clientside.no_update;
+      },
       tick: function (_n, connected, config) {
         var noUpdate = window.dash_clientside.no_update;
         var lang = config && config.lang === "en" ? "en" : "zh";

@@ -1,5 +1,7 @@
-"""Live updates on the map: a clientside callback (``assets/live.js``) applies feed
-batches to the figure with a Patch, so nothing is re-sent from the server per event."""
+"""Live updates on every screen with a live model: one clientside callback
+(``assets/live.js``) feeds the screen's model from the socket and ticks it each second.
+The model draws the map, the counters and the ticker itself; nothing is sent back to the
+server per event, and no figure is patched."""
 
 from __future__ import annotations
 
@@ -13,15 +15,9 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     app.clientside_callback(
         ClientsideFunction(namespace="gridwatch", function_name="applyFeed"),
-        Output(ids.MAP_GRAPH, "figure"),
-        Output(ids.LIVE_STATE, "data"),
-        Output(ids.LIVE_TICKER, "children"),
         Output(ids.LIVE_STATUS, "children"),
-        Output(ids.MAP_KPI_OPEN, "children"),
-        Output(ids.MAP_KPI_NEW_TODAY, "children"),
         Input(ids.LIVE_SOCKET, "data-feed"),
         Input(ids.LIVE_TICK, "n_intervals"),
         Input(ids.LIVE_SOCKET, "connected"),
         State(ids.LIVE_STATE, "data"),
-        prevent_initial_call=True,
     )

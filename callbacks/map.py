@@ -21,7 +21,7 @@ from plotly.basedatatypes import BaseTraceType
 
 from geo_data import views
 from geo_data.feed import latest_seq
-from layers import LAYER_NAMES, LAYERS, live, outline
+from layers import LAYER_NAMES, LAYERS, outline
 from layers.basemap import BACKGROUND, map_style
 from layers.labels import LEVEL, METRIC, label
 from layers.style import Style
@@ -41,7 +41,6 @@ LANGS = ("zh", "en")
 VIEW_SIZE = (900, 640)
 MAX_CAMERA_POINTS = 3000
 MAX_WORKER_POINTS = 2000
-MAX_INCIDENTS = 2000
 FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 MESSAGES = {
@@ -62,10 +61,6 @@ MESSAGES = {
     "workers_aggregated": (
         "网格员共 {n:,} 人，按社区汇总显示。",
         "{n:,} workers, shown per community.",
-    ),
-    "incidents_limited": (
-        "显示最紧急的 {shown:,} 件（共 {total:,} 件未结）。",
-        "Showing the {shown:,} most urgent of {total:,} open cases.",
     ),
 }
 
@@ -120,7 +115,9 @@ class MapView:
     now: datetime | None = None
     notes: list[str] = field(default_factory=list)
     feed_upto: int = 0  # the feed position the view's data includes
-    live_index: int | None = None  # index of the live pulse trace (new reports follow it)
+    # What the browser's live model recolours from its counts (None: no live cases shown):
+    # {"children": {uid, column, metric, codes, population}, "hexes": {uid, resolution}}.
+    live: dict[str, Any] | None = None
 
 
 # -- URL query <-> state ----------------------------------------------------------------
@@ -308,12 +305,9 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
             if "count" in frames["workers"].columns:
                 n = int(frames["workers"]["count"].sum())
                 notes.append(message("workers_aggregated", lang, n=n))
-        if "incidents" in layers:
-            incidents = views.open_incidents(conn, area, now=now, limit=MAX_INCIDENTS)
-            frames["incidents"] = incidents
-            if len(incidents) and int(incidents["total"].iloc[0]) > len(incidents):
-                total = int(incidents["total"].iloc[0])
-                notes.append(message("incidents_limited", lang, shown=len(incidents), total=total))
+        if "hexes" in layers and state.window == "live":
+            # Every cell of the area, empty ones transparent: the live counts light them.
+            frames["hexes"] = with_empty_cells(frames["hexes"], area, conn)
         figures = views.area_figures(conn, area, now)
         boundary = views.area_outline(conn, area)
 
@@ -323,13 +317,11 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
         if name in frames:
             traces += LAYERS[name].to_traces(frames[name], style)
     traces += outline.to_traces(pd.DataFrame({"code": [area.code], "geometry": [boundary]}), style)
-    for name in ("cameras", "workers", "incidents"):
+    for name in ("cameras", "workers"):
         if name in frames:
             traces += LAYERS[name].to_traces(frames[name], style)
-    live_index = None
-    if "incidents" in layers:
-        live_index = len(traces)  # [pulse, new reports], patched by assets/live.js
-        traces += live.to_traces(style)
+    # Open cases are not traces: the browser's live model draws them (layers.live).
+    live_config = live_counts(area, frames, state) if "incidents" in layers else None
 
     centre, zoom = fit_view(area.bbox)
     figure = figure_dict(
@@ -352,8 +344,47 @@ def map_view(ctx: AppContext, state: MapState) -> MapView:
         now=now,
         notes=notes,
         feed_upto=feed_upto,
-        live_index=live_index,
+        live=live_config,
     )
+
+
+def with_empty_cells(frame: pd.DataFrame, area: views.AreaInfo, conn: Any) -> pd.DataFrame:
+    """``frame`` (h3, count) with every other cell of the area at zero."""
+    cells = views.area_cells(conn, area, views.HEX_RESOLUTION[area.level])
+    present = set(frame["h3"])
+    missing = [c for c in cells if c not in present]
+    if not missing:
+        return frame
+    empty = pd.DataFrame({"h3": missing, "count": [0] * len(missing)})
+    return pd.concat([frame, empty], ignore_index=True)
+
+
+def live_counts(
+    area: views.AreaInfo, frames: dict[str, pd.DataFrame], state: MapState
+) -> dict[str, Any]:
+    """What the browser recolours from its live counts: the sub-areas (open and overdue
+    are counts of open cases now; per 1,000 follows them in the live window) and the
+    hexagons of the live window."""
+    out: dict[str, Any] = {}
+    children = frames.get("areas")
+    live_metric = state.metric in ("open", "overdue") or state.window == "live"
+    if children is not None and not children.empty and area.child_level and live_metric:
+        out["children"] = {
+            "uid": "areas",
+            "column": f"{area.child_level}_id",
+            "metric": state.metric,
+            "codes": {
+                str(int(i)): code for i, code in zip(children["id"], children["code"], strict=True)
+            },
+            "population": {
+                str(int(i)): None if pd.isna(p) else int(p)
+                for i, p in zip(children["id"], children["population"], strict=True)
+            },
+        }
+    hexes = frames.get("hexes")
+    if hexes is not None and not hexes.empty and state.window == "live":
+        out["hexes"] = {"uid": "hexes", "resolution": views.HEX_RESOLUTION[area.level]}
+    return out
 
 
 def visible_chain(area: views.AreaInfo, scope_code: str | None) -> tuple[views.AreaRef, ...]:

@@ -1,11 +1,11 @@
 """The wall screen: its dark map, the figures and overdue list refreshed every 30 s, the
 optional auto-tour through the child areas, and the clock.
 
-The wall carries the map page's live ids, so ``callbacks.live`` and ``assets/live.js``
-add new reports to it as they arrive. What the feed cannot keep right over days (cases
-closed elsewhere, "new today" rolling over at midnight) the server refreshes: the figures
-every ``FIGURES_SECONDS``, the map every ``MAP_REFRESH_SECONDS`` (or at each tour stop).
-Each refresh replaces what it shows, so nothing on the page grows while it runs.
+The wall carries the live ids, so ``assets/live.js`` keeps its map, open count, overdue
+count and new-today count equal to the store as the feed arrives: the map is never
+redrawn to stay true. The tour moves the camera over the same figure. What the feed does
+not carry (closure rates, the overdue list's ages) the server refreshes every
+``FIGURES_SECONDS``; each refresh replaces what it shows, so nothing grows while it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 from app.auth import PAGE_ROLES
 from callbacks.map import LANGS, MapState, MapView, fit_view, map_view
 from geo_data import views
+from geo_data.feed import latest_seq
 from geo_data.models import LEVELS
 from geo_data.users import UserInfo
 from geo_data.wall import OverdueCase, overdue_cases, tour_stops
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 WALL_LAYERS = ("areas", "incidents")
 FIGURES_SECONDS = 30
-MAP_REFRESH_SECONDS = 300  # without a tour: redraw the map so closed cases leave it
 TOUR_SECONDS = (10, 3600)  # the shortest and longest stop ``?tour=`` may ask for
 # The map's size (CSS px) on a 1920 x 1080 wall; the browser refits to the real size
 # (``assets/wall.js``), so a 4K wall at 100 % scaling shows the area as large.
@@ -145,6 +145,7 @@ class WallFigures:
     overdue: list[OverdueCase]
     overdue_total: int
     now: datetime
+    upto: int = 0  # the feed position the figures include
 
 
 def wall_figures(
@@ -154,12 +155,13 @@ def wall_figures(
     see it (a page tampered with, or a session that changed role)."""
     now = now or datetime.now(UTC)
     with ctx.engine.connect() as conn:
+        upto = latest_seq(conn)  # before the figures: the live model rebases on it
         area = views.area_info(conn, area_code)
         if area is None or not may_see(user, area):
             raise PreventUpdate
         figures = views.area_figures(conn, area, now)
         overdue, total = overdue_cases(conn, area, now=now)
-    return WallFigures(figures=figures, overdue=overdue, overdue_total=total, now=now)
+    return WallFigures(figures=figures, overdue=overdue, overdue_total=total, now=now, upto=upto)
 
 
 def stops_of(ctx: AppContext, area: views.AreaInfo) -> tuple[str, ...]:
@@ -173,34 +175,34 @@ def stops_of(ctx: AppContext, area: views.AreaInfo) -> tuple[str, ...]:
 def refresh(
     ctx: AppContext, user: UserInfo | None, config_data: Any, now: datetime | None = None
 ) -> tuple[Any, ...]:
-    """Every ``FIGURES_SECONDS``: the KPI tiles, the overdue list and the live state's
-    counters (so the live increments start again from the store's numbers)."""
+    """Every ``FIGURES_SECONDS``: the rate tiles, the overdue list, and the store's
+    counts with their feed position, which the live model takes as its new base (the
+    "new today" count starts again at midnight)."""
     from app.pages import wall as page
 
     config = WallConfig.from_store(config_data)
     data = wall_figures(ctx, user, config.area_code or "", now)
     figures, lang = data.figures, config.lang
-    counters = Patch()
-    counters["open"] = figures["open"]
-    counters["new_today"] = figures["new_today"]
+    live = Patch()
+    live["rebase"] = {
+        "open": figures["open"],
+        "new_today": figures["new_today"],
+        "upto": data.upto,
+    }
     return (
         page.overdue_items(data.overdue, lang, page.place_levels(config.level)),
         page.overdue_total_text(data.overdue_total, lang),
-        f"{figures['overdue']:,}",
         page.percent(figures["closure_rate"]),
         page.percent(figures["on_time_rate"]),
-        f"{figures['open']:,}",
-        f"{figures['new_today']:,}",
-        counters,
+        live,
         page.updated_text(data.now, lang),
     )
 
 
 def tour_stop(config: WallConfig, n: int) -> tuple[int, str]:
-    """The ``n``-th map tick's stop: (index, area code); index 0 is the wall's own area.
+    """The ``n``-th tour tick's stop: (index, area code); index 0 is the wall's own area.
 
-    With a tour the stops come in order and then the whole area again; without one the
-    tick only redraws the wall's own area.
+    The stops come in order and then the whole area again.
     """
     if not config.tour or not config.stops:
         return 0, config.area_code or ""
@@ -208,26 +210,21 @@ def tour_stop(config: WallConfig, n: int) -> tuple[int, str]:
     return index, (config.area_code or "") if index == 0 else config.stops[index - 1]
 
 
-def redraw(
+def tour_move(
     ctx: AppContext, user: UserInfo | None, config_data: Any, n: int | None
-) -> tuple[Any, Any, Any]:
-    """A map tick: the figure of the next tour stop (or the wall's own area again), the
-    live state pointed at its live trace with no live markers (the new figure holds
-    every open case), and the tour caption."""
+) -> tuple[Any, Any]:
+    """A tour tick: where the camera goes (the stop's extent) and the tour caption. The
+    figure stays: its live cases and colours stay true wherever the camera is."""
     from app.pages import wall as page
 
     config = WallConfig.from_store(config_data)
-    if not may_open(user):
-        raise PreventUpdate
     index, code = tour_stop(config, int(n or 0))
-    view = wall_view(ctx, wall_state(config, user, code))
-    if view.area is None or view.live_index is None:
+    with ctx.engine.connect() as conn:
+        area = views.area_info(conn, code)
+    if area is None or not may_see(user, area):
         raise PreventUpdate  # outside the viewer's area, or gone
-    live = Patch()
-    live["trace"] = view.live_index
-    live["points"] = []
-    caption = page.tour_caption(view, index, len(config.stops), config)
-    return view.figure, live, caption
+    camera = {"bbox": list(area.bbox), "n": int(n or 0)}
+    return camera, page.tour_caption(area.name(config.lang), index, len(config.stops), config)
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -237,11 +234,8 @@ def register(app: Dash, ctx: AppContext) -> None:
     app.callback(
         Output(ids.WALL_OVERDUE, "children"),
         Output(ids.WALL_OVERDUE_TOTAL, "children"),
-        Output(ids.WALL_KPI_OVERDUE, "children"),
         Output(ids.WALL_KPI_CLOSURE, "children"),
         Output(ids.WALL_KPI_ON_TIME, "children"),
-        Output(ids.MAP_KPI_OPEN, "children", allow_duplicate=True),
-        Output(ids.MAP_KPI_NEW_TODAY, "children", allow_duplicate=True),
         Output(ids.LIVE_STATE, "data", allow_duplicate=True),
         Output(ids.WALL_UPDATED, "children"),
         Input(ids.WALL_REFRESH_TICK, "n_intervals"),
@@ -250,13 +244,19 @@ def register(app: Dash, ctx: AppContext) -> None:
     )(lambda _n, config: refresh(ctx, current_user(), config))
 
     app.callback(
-        Output(ids.MAP_GRAPH, "figure", allow_duplicate=True),
-        Output(ids.LIVE_STATE, "data", allow_duplicate=True),
+        Output(ids.WALL_CAMERA, "data"),
         Output(ids.WALL_TOUR, "children"),
         Input(ids.WALL_MAP_TICK, "n_intervals"),
         State(ids.WALL_CONFIG, "data"),
         prevent_initial_call=True,
-    )(lambda n, config: redraw(ctx, current_user(), config, n))
+    )(lambda n, config: tour_move(ctx, current_user(), config, n))
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="gridwatchWall", function_name="move"),
+        Output(ids.WALL_TOUR, "title"),
+        Input(ids.WALL_CAMERA, "data"),
+        prevent_initial_call=True,
+    )
 
     # The clock, the link status and fitting the map to the screen: in the browser.
     app.clientside_callback(

@@ -87,5 +87,6 @@ def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
             hovertemplate=hover,
             showlegend=True,
             legendrank=10,
+            uid="areas",  # the live model recolours this trace's source (assets/live.js)
         )
     ]

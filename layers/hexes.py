@@ -14,6 +14,8 @@ from layers.geometry import hex_collection
 from layers.labels import WINDOW, label, word
 from layers.style import HEX_SCALE, Style, colorbar
 
+HEX_OPACITY = 0.72
+
 
 def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
     if frame.empty:
@@ -34,7 +36,12 @@ def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
             zmax=max(max(counts), 1),
             colorscale=HEX_SCALE,
             colorbar=colorbar("hexes", f"{word('cases', lang)} · {window}", top=max(counts)),
-            marker={"opacity": 0.72, "line": {"color": "rgba(255,255,255,0.6)", "width": 0.5}},
+            # Empty cells (the live window holds every cell of the area) stay transparent
+            # until a case arrives in them.
+            marker={
+                "opacity": [HEX_OPACITY if n else 0.0 for n in counts],
+                "line": {"color": "rgba(255,255,255,0.6)", "width": 0.5},
+            },
             customdata=[["hex", c, n] for c, n in zip(cells, counts, strict=True)],
             hovertemplate=(
                 f"{word('cases', lang)} · {window}: %{{customdata[2]}}<br>"
@@ -42,5 +49,6 @@ def to_traces(frame: pd.DataFrame, style: Style) -> list[BaseTraceType]:
             ),
             showlegend=True,
             legendrank=20,
+            uid="hexes",  # the live model recolours this trace's source (assets/live.js)
         )
     ]

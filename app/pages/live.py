@@ -1,12 +1,15 @@
-"""What a page needs for ``assets/live.js`` to patch its map with the live feed: the
-Socket.IO client, the live state and the pulse tick. Shared by the map and the wall, which
-both carry these ids (pages are exclusive, so the ids never clash)."""
+"""What a page needs for its live model (``assets/live.js``): the Socket.IO client, the
+screen's configuration and the tick. Shared by the map, the wall and the console, which
+each name the graph the live cases are drawn on.
+
+The configuration is plain data: the area and scope, the MapLibre layers of the live
+cases (``layers.live``), the words of their hover, and what the counts recolour.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -14,10 +17,12 @@ from dash_socketio import DashSocketIO
 
 from app import ids
 from callbacks.map import MapView
+from geo_data import localtime
 from geo_data.catalogue import load_categories
-from geo_data.views import LOCAL_TZ
+from layers import live
+from layers.style import Style
 
-LIVE_LIMIT = 500  # live markers kept on a screen; older ones drop off (screens run for days)
+LIVE_LIMIT = 2000  # open cases a screen holds at most, the most urgent first
 TICKER_ROWS = 12  # as assets/live.js keeps
 
 
@@ -26,18 +31,43 @@ def category_names(lang: str) -> dict[str, str]:
     return {c.code: (c.name_en if lang == "en" else c.name_zh) for c in load_categories()}
 
 
-def live_components(
-    view: MapView, *, ticker: list[dict[str, Any]] | None = None, limit: int = LIVE_LIMIT
-) -> list[Component]:
-    """The Socket.IO client, the live state and the tick for ``view`` (nothing when the
-    view shows no area: there is nothing live to patch). ``ticker``: rows the ticker
-    starts with (newest first, shaped as ``geo_data.wall.recent_reports`` gives them)."""
+def live_config(
+    view: MapView,
+    *,
+    graph: str = ids.MAP_GRAPH,
+    dark: bool = False,
+    scale: float = 1.0,
+    kpis: dict[str, str] | None = None,
+    ticker: bool = True,
+) -> dict[str, Any] | None:
+    """The live model's configuration for ``view`` drawn on ``graph``; None when the view
+    shows no area or no live cases."""
     area = view.area
-    if area is None or not view.panel:
+    if area is None or not view.panel or view.live is None:
+        return None
+    lang = view.state.lang
+    scope = None if area.level == "city" else {"column": f"{area.level}_id", "id": area.id}
+    return {
+        "area": area.code,
+        "scope": scope,
+        "graph": graph,
+        "lang": lang,
+        "tz": localtime.ZONE_NAME,
+        "limit": LIVE_LIMIT,
+        "layers": live.layer_specs(dark=dark, scale=scale),
+        "scaleWithRoot": dark,  # the wall scales with its screen (assets/wall.css)
+        "words": live.hover_words(Style(lang=lang), category_names(lang)),
+        "counts": view.live,
+        "kpis": kpis or {},
+        "ticker": ids.LIVE_TICKER if ticker else None,
+    }
+
+
+def live_components(view: MapView, config: dict[str, Any] | None) -> list[Component]:
+    """The Socket.IO client, the configuration and the tick (nothing without a config)."""
+    if config is None:
         return []
-    scope = None
-    if area.level != "city":
-        scope = {"column": f"{area.level}_id", "id": area.id}
+    scope = config["scope"]
     return [
         # The server sends this screen only its area's changes (a room per area).
         DashSocketIO(
@@ -45,23 +75,9 @@ def live_components(
             eventNames=["feed"],
             # Straight to websocket: long-polling adds a poll cycle to every batch.
             options={"transports": ["websocket"]}
-            | ({"auth": {"area_id": area.id}} if scope else {}),
+            | ({"auth": {"area_id": view.area.id}} if scope else {}),
         ),
-        dcc.Store(
-            id=ids.LIVE_STATE,
-            data={
-                "upto": view.feed_upto,
-                "scope": scope,
-                "trace": view.live_index,
-                "lang": view.state.lang,
-                "limit": limit,
-                "categories": category_names(view.state.lang),
-                "points": [],
-                "ticker": list(ticker or [])[:TICKER_ROWS],
-                "open": view.panel.get("open"),
-                "new_today": view.panel.get("new_today"),
-            },
-        ),
+        dcc.Store(id=ids.LIVE_STATE, data=config),
         dcc.Interval(id=ids.LIVE_TICK, interval=1000),
     ]
 
@@ -71,12 +87,12 @@ def ticker_rows(rows: list[dict[str, Any]], lang: str) -> list[html.Li]:
     names = category_names(lang)
     items = []
     for row in rows[:TICKER_ROWS]:
-        local = datetime.fromisoformat(row["at"]).astimezone(ZoneInfo(LOCAL_TZ))
+        at = datetime.fromisoformat(row["at"])
         merged = " merged" if row["status"] == "merged" else ""
         items.append(
             html.Li(
                 [
-                    html.Span(f"{local:%H:%M}", className="gw-ticker-time"),
+                    html.Span(localtime.fmt_hm(at), className="gw-ticker-time"),
                     html.Span(
                         names.get(row["category"], row["category"]), className="gw-ticker-name"
                     ),

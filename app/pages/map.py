@@ -16,7 +16,7 @@ from app import ids
 from app.context import AppContext
 from app.i18n import as_of_text, t
 from app.pages.common import breadcrumb, case_drawer, page_nav, user_menu
-from app.pages.live import live_components
+from app.pages.live import live_components, live_config
 from callbacks.map import MapView, href, map_view, state_from_query, visible_chain
 from geo_data.users import UserInfo
 from layers import LAYER_NAMES
@@ -34,11 +34,18 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
     view = map_view(ctx, state)
     lang = view.state.lang
     return html.Div(
-        [_header(view, user), _toolbar(view), _body(view), *live_components(view)],
+        [_header(view, user), _toolbar(view), _body(view), *live_components(view, _live(view))],
         id=ids.MAP_PAGE,
         className=f"gw-map-page lang-{lang}",
         lang="en" if lang == "en" else "zh-CN",
     )
+
+
+def _live(view: MapView) -> dict | None:
+    """The live model of this map: its cases on the map, its counters in the panel."""
+    kpis = {"open": ids.MAP_KPI_OPEN, "new_today": ids.MAP_KPI_NEW_TODAY,
+            "overdue": ids.MAP_KPI_OVERDUE}  # fmt: skip
+    return live_config(view, kpis=kpis)
 
 
 def _ticker_card(view: MapView) -> html.Div:
@@ -229,7 +236,12 @@ def _panel(view: MapView) -> html.Aside:
                 _kpi(
                     t("open", lang), f"{panel['open']:,}", "gw-kpi-main", value_id=ids.MAP_KPI_OPEN
                 ),
-                _kpi(t("overdue", lang), f"{panel['overdue']:,}", "gw-kpi-alert"),
+                _kpi(
+                    t("overdue", lang),
+                    f"{panel['overdue']:,}",
+                    "gw-kpi-alert",
+                    value_id=ids.MAP_KPI_OVERDUE,
+                ),
                 _kpi(
                     t("new_today", lang), f"{panel['new_today']:,}", value_id=ids.MAP_KPI_NEW_TODAY
                 ),

@@ -20,6 +20,7 @@ from app import ids
 from app.context import AppContext
 from app.i18n import t
 from app.pages.common import case_drawer, page_nav, user_menu
+from app.pages.live import live_components, live_config
 from callbacks.map import MapState, map_view
 from geo_data import localtime, views
 from geo_data.case_list import STATUS_FILTERS, CaseFilters, filters_from_query, list_cases
@@ -88,6 +89,18 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
             area_code=area.code, layers=("areas", "incidents"), lang=lang, scope_code=user.area_code
         ),
     )
+    rows = grid_rows(frame, lang)
+    live = live_config(view, graph=ids.OPS_MAP, ticker=False)
+    if live is not None:
+        # The table follows the feed too: the page's own filters, its rows by id.
+        live["grid"] = {
+            "id": ids.OPS_GRID,
+            "query": {**query, "area": area.code, "lang": lang},
+            "ids": [row["id"] for row in rows],
+            "total": total,
+            "count": ids.OPS_COUNT,
+            "countText": w("shown", lang, shown="{shown}", total="{total}"),
+        }
     return html.Div(
         [
             _header(lang, user, query, area.name(lang)),
@@ -107,13 +120,18 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
                                         ),
                                         id=ids.OPS_COUNT,
                                     ),
+                                    html.Span(
+                                        t("connecting", lang),
+                                        id=ids.LIVE_STATUS,
+                                        className="gw-live-dot",
+                                    ),
                                     html.Button(
                                         w("export", lang), id=ids.OPS_EXPORT, className="gw-btn"
                                     ),
                                 ],
                                 className="gw-ops-tablebar",
                             ),
-                            _grid(frame, lang),
+                            _grid(rows, lang),
                         ],
                         className="gw-ops-table",
                     ),
@@ -134,6 +152,7 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
                 ],
                 className="gw-ops-main",
             ),
+            *live_components(view, live),
         ],
         id=ids.OPS_PAGE,
         className=f"gw-ops-page lang-{lang}",
@@ -270,7 +289,7 @@ def grid_rows(frame: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _grid(frame: pd.DataFrame, lang: str) -> dag.AgGrid:
+def _grid(rows: list[dict[str, Any]], lang: str) -> dag.AgGrid:
     stamp = localtime.local(datetime.now(UTC))
 
     def col(key: str, **extra: Any) -> dict[str, Any]:
@@ -290,7 +309,7 @@ def _grid(frame: pd.DataFrame, lang: str) -> dag.AgGrid:
     ]
     return dag.AgGrid(
         id=ids.OPS_GRID,
-        rowData=grid_rows(frame, lang),
+        rowData=rows,
         columnDefs=columns,
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         dashGridOptions={

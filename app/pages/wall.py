@@ -17,11 +17,11 @@ from dash.development.base_component import Component
 from app import ids
 from app.context import AppContext
 from app.i18n import t
-from app.pages.live import live_components, ticker_rows
+from app.pages.live import live_components, live_config, ticker_rows
 from callbacks.map import MapView
 from callbacks.wall import (
     FIGURES_SECONDS,
-    MAP_REFRESH_SECONDS,
+    WALL_SCALE,
     WallConfig,
     config_from_query,
     stops_of,
@@ -101,13 +101,34 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
             dcc.Store(id=ids.WALL_CONFIG, data=config.to_store()),
             dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
             dcc.Interval(id=ids.WALL_REFRESH_TICK, interval=FIGURES_SECONDS * 1000),
+            # The tour moves the camera; without one nothing redraws the map.
             dcc.Interval(
-                id=ids.WALL_MAP_TICK, interval=(config.tour or MAP_REFRESH_SECONDS) * 1000
+                id=ids.WALL_MAP_TICK,
+                interval=(config.tour or 3600) * 1000,
+                disabled=not config.tour,
             ),
-            *live_components(view, ticker=recent),
+            dcc.Store(id=ids.WALL_CAMERA),
+            *live_components(view, _live(view, recent)),
         ],
         **page_props,
     )
+
+
+def _live(view: MapView, recent: list[dict]) -> dict | None:
+    """The wall's live model: cases on its map, the three live tiles, the ticker."""
+    config = live_config(
+        view,
+        dark=True,
+        scale=WALL_SCALE,
+        kpis={
+            "open": ids.MAP_KPI_OPEN,
+            "new_today": ids.MAP_KPI_NEW_TODAY,
+            "overdue": ids.WALL_KPI_OVERDUE,
+        },
+    )
+    if config is not None:
+        config["tickerStart"] = recent[:12]
+    return config
 
 
 # -- parts --------------------------------------------------------------------------------
@@ -127,7 +148,9 @@ def _head(view: MapView, config: WallConfig, now: datetime | None) -> html.Heade
                 className="gw-wall-title",
             ),
             html.Div(
-                tour_caption(view, 0, len(config.stops), config) if view.area else "",
+                tour_caption(view.area.name(lang), 0, len(config.stops), config)
+                if view.area
+                else "",
                 id=ids.WALL_TOUR,
                 className="gw-wall-tour",
             ),
@@ -155,13 +178,12 @@ def clock_text(now: datetime | None, lang: str) -> list[Component]:
     ]
 
 
-def tour_caption(view: MapView, index: int, stops: int, config: WallConfig) -> str:
+def tour_caption(name: str, index: int, stops: int, config: WallConfig) -> str:
     """``巡览 3/14 · 双水碾街道`` at a stop, ``全域 · 成华区`` at the wall's own area (and
     nothing without a tour)."""
-    if not config.tour or not stops or view.area is None:
+    if not config.tour or not stops:
         return ""
     lang = config.lang
-    name = view.area.name(lang)
     if index == 0:
         return f"{t('tour_whole', lang)} · {name}"
     return f"{t('tour_stop', lang).format(i=index, n=stops)} · {name}"

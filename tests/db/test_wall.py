@@ -16,14 +16,17 @@ from sqlalchemy import Connection, Engine, text
 
 from app import create_app, ids
 from app.context import AppContext
+from app.pages.live import LIVE_LIMIT
 from app.settings import Settings
 from callbacks import wall as wall_callbacks
 from callbacks.router import render_page
 from callbacks.wall import WallConfig, config_from_query, tour_stop
 from geo_data import views
+from geo_data.feed import latest_seq
 from geo_data.users import UserInfo
 from geo_data.wall import OVERDUE_ROWS, overdue_cases, recent_reports, tour_stops
 from layers.dark import DARK_BACKGROUND
+from layers.live import LAYER_IDS as LIVE_LAYER_IDS
 from tests.conftest import DEMO_END
 from tests.support import OPERATOR, viewer
 
@@ -148,7 +151,13 @@ def test_wall_renders_tiles_ticker_and_overdue_list(
     ticker = found[ids.LIVE_TICKER]["children"]
     assert ticker and all("gw-ticker-row" in row["props"]["className"] for row in ticker)
     state = found[ids.LIVE_STATE]["data"]
-    assert [r["id"] for r in state["ticker"]] == [int(row["props"]["data-case"]) for row in ticker]
+    assert [r["id"] for r in state["tickerStart"]] == [
+        int(row["props"]["data-case"]) for row in ticker
+    ]
+    # The live model draws the cases: no plotly trace of them, the wall's layers instead.
+    assert state["graph"] == ids.MAP_GRAPH and state["area"] == "510108"
+    assert [layer["id"] for layer in state["layers"]] == list(LIVE_LAYER_IDS)
+    assert set(state["kpis"]) == {"open", "new_today", "overdue"}
     # The overdue list: as many rows as the list holds, the oldest overdue first.
     overdue = found[ids.WALL_OVERDUE]["children"]
     assert 1 <= len(overdue) <= OVERDUE_ROWS
@@ -158,7 +167,7 @@ def test_wall_renders_tiles_ticker_and_overdue_list(
     assert graph["figure"]["layout"]["paper_bgcolor"] == DARK_BACKGROUND
     assert graph["figure"]["layout"]["dragmode"] is False
     assert graph["config"]["displayModeBar"] is False
-    assert state["trace"] is not None and state["limit"] == 500
+    assert state["limit"] == LIVE_LIMIT and state["scaleWithRoot"] is True
     config = found[ids.WALL_CONFIG]["data"]
     assert config["area"] == "510108" and config["tour"] is None and config["stops"] == []
 
@@ -211,8 +220,14 @@ def test_overdue_list_equals_direct_sql_at_the_demo_end(demo: Connection) -> Non
 
 
 def test_overdue_list_of_a_street_names_only_its_cases(demo: Connection) -> None:
+    # The first street with an overdue case at the demo's end.
     code = demo.execute(
-        text("SELECT code FROM areas WHERE level = 'street' ORDER BY code LIMIT 1")
+        text(
+            "SELECT a.code FROM areas a JOIN cases c ON c.street_id = a.id"
+            " WHERE a.level = 'street' AND c.status NOT IN ('closed', 'rejected', 'merged')"
+            " AND c.due_at < :end AND c.reported_at <= :end ORDER BY a.code LIMIT 1"
+        ),
+        {"end": DEMO_END},
     ).scalar_one()
     street = area(demo, code)
     rows, total = overdue_cases(demo, street, now=DEMO_END, limit=500)
@@ -301,31 +316,29 @@ def test_a_role_not_allowed_is_refused(ctx: AppContext, client: FlaskClient) -> 
         with pytest.raises(PreventUpdate):
             wall_callbacks.refresh(ctx, user, config)
         with pytest.raises(PreventUpdate):
-            wall_callbacks.redraw(ctx, user, config, 1)
+            wall_callbacks.tour_move(ctx, user, config, 1)
 
 
 # -- the callbacks ---------------------------------------------------------------------------
 
 
-def test_refresh_replaces_the_tiles_and_list_and_resets_the_live_counters(
+def test_refresh_replaces_the_tiles_and_list_and_rebases_the_live_counters(
     ctx: AppContext, demo: Connection
 ) -> None:
     config = WallConfig(area_code="510108", level="district", lang="en").to_store()
+    upto = latest_seq(demo)
     out = wall_callbacks.refresh(ctx, OPERATOR, config, now=DEMO_END)
-    items, total, overdue, closure, on_time, open_, new_today, counters, updated = out
+    items, total, closure, on_time, live, updated = out
     figures = views.area_figures(demo, area(demo, "510108"), DEMO_END)
-    assert overdue == f"{figures['overdue']:,}" and open_ == f"{figures['open']:,}"
-    assert new_today == f"{figures['new_today']:,}"
     assert closure == f"{figures['closure_rate'] * 100:.1f}%"
     assert on_time == f"{figures['on_time_rate'] * 100:.1f}%"
     assert total == f"{figures['overdue']:,} in all"
     assert len(items) == OVERDUE_ROWS  # replaced, never appended: at most this many
     assert "overdue" in text_of(as_json(items[0]))
-    patch = counters.to_plotly_json()["operations"]
-    assert {(tuple(op["location"]), op["params"]["value"]) for op in patch} == {
-        (("open",), figures["open"]),
-        (("new_today",), figures["new_today"]),
-    }
+    patch = live.to_plotly_json()["operations"]
+    assert [(tuple(op["location"]), op["params"]["value"]) for op in patch] == [
+        (("rebase",), {"open": figures["open"], "new_today": figures["new_today"], "upto": upto})
+    ]
     assert updated.startswith("Updated ")
 
 
@@ -339,23 +352,17 @@ def test_tour_visits_each_child_and_comes_back(n: int, expected: tuple[int, str]
     assert tour_stop(WallConfig(area_code="D"), n) == (0, "D")  # no tour: always home
 
 
-def test_tour_step_redraws_the_map_at_the_next_street(ctx: AppContext, demo: Connection) -> None:
+def test_tour_step_moves_the_camera_to_the_next_street(ctx: AppContext, demo: Connection) -> None:
     district = area(demo, "510108")
     stops = tuple(tour_stops(demo, district))
     config = WallConfig(area_code="510108", level="district", tour=20, stops=stops)
-    figure, live, caption = wall_callbacks.redraw(ctx, OPERATOR, config.to_store(), 1)
+    camera, caption = wall_callbacks.tour_move(ctx, OPERATOR, config.to_store(), 1)
     first = area(demo, stops[0])
     assert caption == f"巡览 1/{len(stops)} · {first.name_zh}"
-    assert figure["layout"]["meta"]["bbox"] == list(first.bbox)
-    assert figure["layout"]["paper_bgcolor"] == DARK_BACKGROUND
-    ops = {
-        tuple(op["location"]): op["params"]["value"] for op in live.to_plotly_json()["operations"]
-    }
-    assert ops[("points",)] == []
-    assert figure["data"][ops[("trace",)] + 1]["uid"] == "live-new"
-    back, _, caption = wall_callbacks.redraw(ctx, OPERATOR, config.to_store(), len(stops) + 1)
+    assert camera["bbox"] == list(first.bbox)  # the figure stays; the camera moves
+    back, caption = wall_callbacks.tour_move(ctx, OPERATOR, config.to_store(), len(stops) + 1)
     assert caption == "全域 · 成华区"
-    assert back["layout"]["meta"]["bbox"] == list(district.bbox)
+    assert back["bbox"] == list(district.bbox)
 
 
 def test_malformed_config_is_ignored(ctx: AppContext) -> None:

@@ -165,6 +165,7 @@ def _params(action: str, demo: Connection, case_id: int) -> dict:
         "reopen": {"note": "不满意"},
         "escalate": {"note": "社区无法处置"},
         "dispatch": {"worker_id": _worker(demo)},
+        "reassign": {"worker_id": _worker(demo)},
         "close": {"note": "群众无法联系，值班长同意结案"},
         "merge": {"duplicate_of": other},
     }.get(action, {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -46,22 +48,77 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-# Where the case's marker is on screen: the MapLibre map projects its lon/lat.
-MARKER_XY_JS = f"""
-(caseId) => {{
-  const gd = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
-  if (!gd || !gd.data || !gd._fullLayout.map) return null;
-  const map = gd._fullLayout.map._subplot.map;
-  if (!map.loaded() || map.isMoving()) return null;
-  for (const t of gd.data) {{
-    const i = (t.customdata || []).findIndex(
-        c => c && c[0] === 'case' && String(c[1]) === String(caseId));
-    if (i >= 0 && t.lon) {{
-      const p = map.project([t.lon[i], t.lat[i]]);
-      const box = gd.querySelector('.mapboxgl-canvas, .maplibregl-canvas').getBoundingClientRect();
-      return [box.left + p.x, box.top + p.y];
-    }}
-  }}
-  return null;
-}}
+# Where the case's marker is on screen: the MapLibre map projects the live case's point
+# (the screen's live model holds it; assets/live.js). Null until it is drawn.
+MARKER_XY_JS = """
+async (caseId) => {
+  const screen = window.GridWatchLive && window.GridWatchLive.screen();
+  if (!screen || !screen.ready) return null;
+  const gd = screen.gd;
+  const map = window.GridWatchMap.mapOf(gd);
+  if (!map || !map.loaded() || map.isMoving()) return null;
+  const drawn = await window.GridWatchMap.drawnFeatures(gd);
+  const f = (drawn || []).find(f => String(f.id) === String(caseId));
+  if (!f) return null;
+  const p = map.project(f.geometry.coordinates);
+  const box = gd.querySelector('.maplibregl-canvas').getBoundingClientRect();
+  return [box.left + p.x, box.top + p.y];
+}
 """
+
+# The live cases a screen's map source holds, read back from MapLibre: [{id, status,
+# severity, overdue}], sorted by id; null before the screen has its snapshot.
+DRAWN_CASES_JS = """
+async (graph) => {
+  const screen = window.GridWatchLive && window.GridWatchLive.screen(graph);
+  if (!screen || !screen.ready) return null;
+  const drawn = await window.GridWatchMap.drawnFeatures(screen.gd);
+  if (!drawn) return null;
+  return drawn.map(f => ({id: f.id, status: f.properties.status,
+                          severity: f.properties.severity, overdue: f.properties.overdue}))
+              .sort((a, b) => a.id - b.id);
+}
+"""
+
+
+# Whether the map's live source holds case ``id`` (poll it: it is async).
+HAS_CASE_JS = f"""async (id) => {{
+    const cases = await ({DRAWN_CASES_JS})({ids.MAP_GRAPH!r});
+    return !!cases && cases.some(c => c.id === id);
+}}"""
+
+
+def drawn_ids(page: Page, graph: str = ids.MAP_GRAPH) -> list[int] | None:
+    """The case ids the live source of ``graph`` holds (None before its snapshot)."""
+    cases = page.evaluate(DRAWN_CASES_JS, graph)
+    return None if cases is None else [c["id"] for c in cases]
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float = 10.0, every: float = 0.2) -> None:
+    """Poll ``check`` until it holds; fail with the timeout when it never does."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {check.__doc__ or check}")
+        time.sleep(every)
+
+
+def poll(page: Page, script: str, arg: object = None, *, timeout: float = 20.0) -> object:
+    """Evaluate ``script`` (it may be async) until it gives a truthy value; return it.
+
+    Playwright's ``wait_for_function`` takes a promise itself for the truthy answer, so
+    the live source (read back asynchronously) is polled from here instead.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no answer within {timeout} s from {script.strip()[:80]}")
+        time.sleep(0.1)
+
+
+def marker_xy(page: Page, case_id: int, *, timeout: float = 20.0) -> list[float]:
+    """Where the live case's marker is on the page, once it is drawn."""
+    return poll(page, MARKER_XY_JS, case_id, timeout=timeout)  # type: ignore[return-value]

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from app import ids
 from tests.support import new_case
 
-from .helpers import MARKER_XY_JS, screenshot, wait_for_dash_idle
+from .helpers import marker_xy, screenshot, wait_for_dash_idle
 
 
 def _grid_of(engine: Engine, case_id: int) -> str:
@@ -34,7 +34,7 @@ def test_operator_takes_a_case_from_report_to_closed(
         case_id = new_case(conn, reported_at=datetime.now(UTC))
     page.goto(f"{live_server}/map?area={_grid_of(demo_engine, case_id)}")
     wait_for_dash_idle(page)
-    xy = page.wait_for_function(MARKER_XY_JS, arg=case_id, timeout=20_000).json_value()
+    xy = marker_xy(page, case_id)
     page.mouse.move(xy[0], xy[1])
     page.mouse.click(xy[0], xy[1])
     panel = page.locator(f"#{ids.CASE_PANEL}")

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from app import ids
 
-from .helpers import MARKER_XY_JS, screenshot, wait_for_dash_idle
+from .helpers import marker_xy, screenshot, wait_for_dash_idle
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'
@@ -161,10 +161,10 @@ def test_hostile_text_is_stored_verbatim_and_shown_as_text(
     # The map at the case's grid: hover, ticker, then the case panel by clicking.
     page.goto(f"{live_server}/map?area={grid}")
     wait_for_dash_idle(page)
-    xy = page.wait_for_function(MARKER_XY_JS, arg=case_id, timeout=20_000).json_value()
+    xy = marker_xy(page, case_id)
     page.mouse.move(xy[0], xy[1])
-    expect(page.locator(".hoverlayer")).to_contain_text(f"#{case_id}", timeout=10_000)
-    assert page.locator(".hoverlayer img, .hoverlayer script").count() == 0
+    expect(page.locator(".gw-live-hover")).to_contain_text(f"#{case_id}", timeout=10_000)
+    assert page.locator(".gw-live-hover img, .gw-live-hover script").count() == 0
     assert page.locator(f"#{ids.LIVE_TICKER} img, #{ids.LIVE_TICKER} script").count() == 0
     page.mouse.click(xy[0], xy[1])
     panel = page.locator(f"#{ids.CASE_PANEL}")

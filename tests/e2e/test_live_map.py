@@ -13,14 +13,15 @@ from app import ids
 from tests.support import post_event
 
 from .conftest import WATCH
-from .helpers import screenshot, wait_for_dash_idle
-
-LIVE_POINTS_JS = f"""() => {{
-    const div = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
-    if (!div || !div.data) return null;
-    const live = div.data.find(t => t.uid === 'live-new');
-    return live ? (live.customdata || []).map(c => c[1]) : null;
-}}"""
+from .helpers import (
+    DRAWN_CASES_JS,
+    HAS_CASE_JS,
+    drawn_ids,
+    poll,
+    screenshot,
+    wait_for_dash_idle,
+    wait_until,
+)
 
 
 def _grid_point(engine: Engine, offset: int) -> tuple[float, float]:
@@ -58,13 +59,12 @@ def test_posted_report_appears_on_the_open_map(
     page.goto(f"{live_server}/map?area=510108")
     wait_for_dash_idle(page)
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=10_000)
-    assert page.evaluate(LIVE_POINTS_JS) == []
+    poll(page, f"async () => (await ({DRAWN_CASES_JS})('map-graph')) !== null")
+    before = drawn_ids(page)
     open_before = int(page.locator(f"#{ids.MAP_KPI_OPEN}").inner_text().replace(",", ""))
 
     case_id = _post(live_server, key, lon, lat)
-    page.wait_for_function(
-        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=case_id, timeout=10_000
-    )
+    poll(page, HAS_CASE_JS, case_id, timeout=10)
     row = page.locator(f"#{ids.LIVE_TICKER} [data-case='{case_id}']")
     expect(row).to_be_visible()
     expect(row).to_contain_text(f"#{case_id}")
@@ -72,10 +72,8 @@ def test_posted_report_appears_on_the_open_map(
     screenshot(page, "live_new_report")
 
     second = _post(live_server, key, lon + 0.002, lat)
-    page.wait_for_function(
-        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=second, timeout=10_000
-    )
-    assert page.evaluate(LIVE_POINTS_JS) == [case_id, second]
+    poll(page, HAS_CASE_JS, second, timeout=10)
+    wait_until(lambda: set(drawn_ids(page)) - set(before) == {case_id, second})
 
 
 def test_page_catches_up_after_the_socket_drops(
@@ -92,6 +90,4 @@ def test_page_catches_up_after_the_socket_drops(
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("已断开", timeout=30_000)
     missed = _post(live_server, key, lon, lat)
     page.context.set_offline(False)
-    page.wait_for_function(
-        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=missed, timeout=30_000
-    )
+    poll(page, HAS_CASE_JS, missed, timeout=30)

@@ -29,14 +29,13 @@ from geo_data.wall import OVERDUE_ROWS
 from tests.support import post_event
 
 from .conftest import ROOT, WATCH, _healthy, _stop, free_port, sign_in
-from .helpers import SCREENSHOTS, screenshot, wait_for_dash_idle
+from .helpers import HAS_CASE_JS, SCREENSHOTS, poll, screenshot, wait_for_dash_idle
 
-LIVE_POINTS_JS = f"""() => {{
-    const div = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
-    if (!div || !div.data) return null;
-    const live = div.data.find(t => t.uid === 'live-new');
-    return live ? (live.customdata || []).map(c => c[1]) : null;
-}}"""
+# The open cases the wall's live model holds (what its map source is fed from).
+LIVE_POINTS_JS = """() => {
+    const screen = window.GridWatchLive && window.GridWatchLive.screen();
+    return screen && screen.ready ? screen.model.ids() : null;
+}"""
 MAP_FITTED_JS = f"""() => {{
     const div = document.getElementById({ids.MAP_GRAPH!r})?.querySelector('.js-plotly-plot');
     return Boolean(div && div.layout && div.layout.meta && div.layout.meta.fit
@@ -200,9 +199,7 @@ def test_wall_reconnects_and_catches_up(
     page.context.set_offline(False)
     expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=30_000)
     expect(page.locator(f"#{ids.WALL_LINK}")).to_have_class("gw-wall-link is-live")
-    page.wait_for_function(
-        f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=missed, timeout=30_000
-    )
+    poll(page, HAS_CASE_JS, missed, timeout=30)
     expect(page.locator(f"#{ids.LIVE_TICKER} [data-case='{missed}']")).to_be_visible()
 
 
@@ -267,9 +264,7 @@ def test_wall_catches_up_after_a_server_restart(
     missed = _post(live_server, key, lon, lat, "E0406")
     with _own_server(demo_engine, port, log):
         expect(page.locator(f"#{ids.LIVE_STATUS}")).to_have_text("实时", timeout=60_000)
-        page.wait_for_function(
-            f"(id) => ({LIVE_POINTS_JS})()?.includes(id)", arg=missed, timeout=30_000
-        )
+        poll(page, HAS_CASE_JS, missed, timeout=30)
         expect(page.locator(f"#{ids.LIVE_TICKER} [data-case='{missed}']")).to_be_visible()
         assert page.evaluate("window.__gridwatchWallLoaded") is True
 
