@@ -77,3 +77,6 @@ SUMMARY_LEADERBOARD = "summary-leaderboard"
 SUMMARY_DATE = "summary-date"
 SUMMARY_NAV = "summary-nav"  # a Location the chart clicks and the date picker navigate with
 SUMMARY_CONTEXT = "summary-context"
+SUMMARY_SOCKET = "summary-socket"  # today's tiles follow the feed
+SUMMARY_TICK = "summary-tick"
+SUMMARY_REFRESH = "summary-refresh"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from dash import Dash, Input, Output, State, callback_context, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, callback_context, no_update
 
 from app import ids
 from app.context import AppContext
-from app.pages.summary import ops_href, summary_href
+from app.pages.summary import live_tiles, ops_href, summary_href
 
 
 def _day(value: Any) -> date | None:
@@ -83,3 +83,26 @@ def register(app: Dash, ctx: AppContext) -> None:
         State(ids.SUMMARY_CONTEXT, "data"),
         prevent_initial_call=True,
     )(on_click)
+
+    # Today's tiles follow the feed: the browser marks a change and asks at most once a
+    # second; the server answers with the tiles as the store holds them now.
+    app.clientside_callback(
+        ClientsideFunction(namespace="gridwatchSummary", function_name="pace"),
+        Output(ids.SUMMARY_REFRESH, "data"),
+        Input(ids.SUMMARY_SOCKET, "data-feed"),
+        Input(ids.SUMMARY_TICK, "n_intervals"),
+        prevent_initial_call=True,
+    )
+
+    def on_refresh(_n: Any, context: dict | None) -> Any:
+        from app.auth import current_user
+
+        items = live_tiles(ctx, current_user(), context)
+        return no_update if items is None else items
+
+    app.callback(
+        Output(ids.SUMMARY_TILES, "children"),
+        Input(ids.SUMMARY_REFRESH, "data"),
+        State(ids.SUMMARY_CONTEXT, "data"),
+        prevent_initial_call=True,
+    )(on_refresh)

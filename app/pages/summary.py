@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pandas as pd
 from dash import dcc, html
 from dash.development.base_component import Component
+from dash_socketio import DashSocketIO
 from sqlalchemy import Connection
 
 from app import ids
@@ -346,6 +347,7 @@ def layout(ctx: AppContext, query: dict[str, str], user: UserInfo) -> html.Div:
                 className="gw-sum-main",
             ),
             dcc.Location(id=ids.SUMMARY_NAV, refresh="callback-nav"),
+            *_live(data, day),
             dcc.Store(
                 id=ids.SUMMARY_CONTEXT,
                 data={
@@ -504,6 +506,11 @@ def _past(key: str, view: _View) -> str:
 
 
 def _tiles(view: _View) -> html.Section:
+    return html.Section(tile_items(view), id=ids.SUMMARY_TILES, className="gw-sum-tiles")
+
+
+def tile_items(view: _View) -> list[html.Div]:
+    """The tiles as the page shows them (also what the live refresh sends)."""
     lang = view.lang
     items = []
     for tile in view.data.tiles:
@@ -554,7 +561,46 @@ def _tiles(view: _View) -> html.Section:
                 + (" gw-sum-tile-alert" if alert else ""),
             )
         )
-    return html.Section(items, id=ids.SUMMARY_TILES, className="gw-sum-tiles")
+    return items
+
+
+def live_tiles(ctx: AppContext, user: UserInfo, context: dict | None) -> list[html.Div] | None:
+    """Today's tiles afresh for the page's area (the feed named a change in it); None
+    when the page shows a past day or an area the user may not see."""
+    if not isinstance(context, dict) or context.get("date") is not None:
+        return None
+    lang = "en" if context.get("lang") == "en" else "zh"
+    with ctx.engine.connect() as conn:
+        choice = choose_area(conn, user, str(context.get("area") or ""))
+        if choice.area is None or choice.error:
+            return None
+        tiles = figures.tiles(conn, choice.area, datetime.now(UTC))
+    data = _TilesOnly(area=choice.area, tiles=tiles)
+    return tile_items(_View(data, lang, None, DEFAULT_SORT, user))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _TilesOnly:
+    """What ``tile_items`` reads of a summary: its area and tiles."""
+
+    area: views.AreaInfo
+    tiles: list[figures.Tile]
+
+
+def _live(data: figures.Summary, day: date | None) -> list[Component]:
+    """Today's summary follows the feed: a change in the area refreshes the tiles (at
+    most once a second, ``assets/summary_live.js``). A past day stays as it was."""
+    if day is not None:
+        return []
+    area = data.area
+    auth = {} if area.level == "city" else {"auth": {"area_id": area.id}}
+    return [
+        DashSocketIO(
+            id=ids.SUMMARY_SOCKET, eventNames=["feed"], options={"transports": ["websocket"]} | auth
+        ),
+        dcc.Interval(id=ids.SUMMARY_TICK, interval=1000),
+        dcc.Store(id=ids.SUMMARY_REFRESH),
+    ]
 
 
 def _card_head(

@@ -4,6 +4,8 @@ Chinese and English, and its numbers and chart bars lead to the cases behind the
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
@@ -83,3 +85,27 @@ def test_overdue_tile_links_to_the_map(anonymous_page: Page, live_server: str) -
     page.locator(".gw-sum-tile-map").click()
     expect(page).to_have_url(f"{live_server}/map?area=510108001&metric=overdue", timeout=15_000)
     wait_for_dash_idle(page)
+
+
+def test_todays_tiles_follow_the_feed(
+    anonymous_page: Page, live_server: str, demo_engine, new_api_key
+) -> None:
+    """A report committed anywhere in the area shows on an open summary's tiles."""
+    from tests.support import grid_points, post_event
+
+    page = anonymous_page
+    sign_in(page, live_server, "leader")
+    _open(page, live_server, "area=510108")
+    today = page.locator(".gw-sum-tile-today .gw-sum-tile-value")
+    before = int(today.inner_text().replace(",", ""))
+    lon, lat = grid_points(demo_engine)[1300]
+    key = new_api_key("app")
+    post_event(
+        live_server,
+        key,
+        {
+            "channel": "app", "external_id": f"SUM-{time.time_ns()}", "category": "E0104",
+            "severity": 4, "lon": lon, "lat": lat, "reported_at": datetime.now(UTC).isoformat(),
+        },
+    )  # fmt: skip
+    expect(today).to_have_text(f"{before + 1:,}", timeout=5_000)
