@@ -618,6 +618,61 @@ def feed_simulate(
     click.echo(f"done: {tally.summary()}")
 
 
+def make_case_worker(engine: Engine, rate: float, speed: float | None = None, seed: int = 0):
+    """The simulated case-worker, at ``speed`` or at the one that keeps the open backlog
+    near its size now while the feed posts ``rate`` reports a second; and that size."""
+    from etl.feeds.lifecycle import CaseWorker, demo_policy
+    from geo_data.lifecycle_queries import open_case_count
+
+    with engine.connect() as conn:
+        backlog = open_case_count(conn)
+    return CaseWorker(engine, demo_policy(rate, backlog, seed=seed, speed=speed)), backlog
+
+
+@feed.command("work")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Times faster than real life (default: what keeps the open backlog at its size "
+    "now under --rate, by Little's law).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="Reports a second the feed posts (demo's --rate); sets the default speed.",
+)
+@click.option("--duration", default=0.0, show_default=True, help="Seconds; 0 runs forever.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the worker's decisions.")
+@click.pass_context
+def feed_work(
+    ctx: click.Context, speed: float | None, rate: float, duration: float, seed: int
+) -> None:
+    """Work the open cases through the cycle as the demo's operator: accept, dispatch to
+    the nearest available worker, start, handle, verify, close on the resident's
+    confirmation; some rejected, escalated, reassigned, merged, reopened or left overdue."""
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    worker, backlog = make_case_worker(_engine(ctx), rate, speed, seed)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(
+        f"working {backlog} open cases at {worker.policy.speed:.0f}x real time"
+        f" ({rate:g} reports/s) for {duration or 'ever'}s"
+    )
+    try:
+        worker.run(stop, duration, report=click.echo)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(f"done: {worker.tally.summary()}")
+
+
 def mqtt_key(settings: Settings, engine: Engine) -> str:
     """The MQTT bridge's own iot_sensor API key (so its cases are attributed to it),
     kept (mode 600) in the state directory."""
@@ -773,7 +828,7 @@ def _exec_gunicorn(
 @click.option("--rate", default=0.5, show_default=True, help="Simulated events per second.")
 @click.pass_context
 def demo(ctx: click.Context, host: str | None, port: int | None, rate: float) -> None:
-    """db up + migrate + demo city (if empty) + simulated feed + serve."""
+    """db up + migrate + demo city (if empty) + simulated feed and case-worker + serve."""
     engine = _engine(ctx)
     migrate_all(engine)
     with engine.connect() as conn:
@@ -793,4 +848,10 @@ def demo(ctx: click.Context, host: str | None, port: int | None, rate: float) ->
         name="simulator",
     ).start()
     click.echo(f"simulated feed: ~{rate} events/s through {base}/api/v1/events")
+    worker, backlog = make_case_worker(engine, rate)
+    worker.start()
+    click.echo(
+        f"simulated case-worker: {backlog} open cases kept near that many, worked at"
+        f" {worker.policy.speed:.0f}x real time (gridwatch feed work)"
+    )
     ctx.invoke(serve, host=host, port=port)
