@@ -164,6 +164,28 @@ def area_levels(z: int) -> tuple[str, ...]:
     return _band(AREA_LEVELS_BY_ZOOM, z)
 
 
+def _basemap_area(name: str, alias: str, description: str, *, minzoom: int) -> TileLayer:
+    """A basemap polygon layer (water, landuse): the largest first, the smallest left out
+    by zoom, clipped to a supervisor's area."""
+    return TileLayer(
+        name=name,
+        description=description,
+        minzoom=minzoom,
+        maxzoom=16,
+        live=False,
+        fields={"kind": "String", "name_zh": "String", "name_en": "String"},
+        uses_scope=True,
+        body=f"""
+    SELECT {_mvt_geom(_clipped(alias, 3))} AS geom,
+           {alias}.id AS fid, {alias}.kind, {alias}.name_zh, {alias}.name_en
+    FROM {name} {alias} CROSS JOIN bounds b LEFT JOIN scope s ON true
+    WHERE {_BASEMAP_WHERE.format(t=alias)} AND ST_Area({alias}.geom) >= :min_area
+    ORDER BY ST_Area({alias}.geom) DESC
+    LIMIT :limit""",
+        limits=((minzoom, 5000),),
+    )
+
+
 LAYERS: dict[str, TileLayer] = {
     layer.name: layer
     for layer in (
@@ -307,40 +329,8 @@ LAYERS: dict[str, TileLayer] = {
     LIMIT :limit""",
             limits=((8, 10000),),
         ),
-        TileLayer(
-            name="water",
-            description="Rivers, canals and lakes; ponds from z13",
-            minzoom=8,
-            maxzoom=16,
-            live=False,
-            fields={"kind": "String", "name_zh": "String", "name_en": "String"},
-            uses_scope=True,
-            body=f"""
-    SELECT {_mvt_geom(_clipped("wa", 3))} AS geom,
-           wa.id AS fid, wa.kind, wa.name_zh, wa.name_en
-    FROM water wa CROSS JOIN bounds b LEFT JOIN scope s ON true
-    WHERE {_BASEMAP_WHERE.format(t="wa")} AND ST_Area(wa.geom) >= :min_area
-    ORDER BY ST_Area(wa.geom) DESC
-    LIMIT :limit""",
-            limits=((8, 5000),),
-        ),
-        TileLayer(
-            name="landuse",
-            description="Parks, green space, forest and farmland",
-            minzoom=10,
-            maxzoom=16,
-            live=False,
-            fields={"kind": "String", "name_zh": "String", "name_en": "String"},
-            uses_scope=True,
-            body=f"""
-    SELECT {_mvt_geom(_clipped("lu", 3))} AS geom,
-           lu.id AS fid, lu.kind, lu.name_zh, lu.name_en
-    FROM landuse lu CROSS JOIN bounds b LEFT JOIN scope s ON true
-    WHERE {_BASEMAP_WHERE.format(t="lu")} AND ST_Area(lu.geom) >= :min_area
-    ORDER BY ST_Area(lu.geom) DESC
-    LIMIT :limit""",
-            limits=((10, 5000),),
-        ),
+        _basemap_area("water", "wa", "Rivers, canals and lakes; ponds from z13", minzoom=8),
+        _basemap_area("landuse", "lu", "Parks, green space, forest and farmland", minzoom=10),
     )
 }
 LANDUSE_KINDS = ("park", "green", "forest", "farmland")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
 import plotly
@@ -214,7 +215,9 @@ def test_panel_holds_the_area_figures(
     page = render_page(ctx, "/map", "?area=510108&metric=overdue", OPERATOR)
     panel = find(page, ids.MAP_PANEL)
     assert panel is not None
-    assert f"{figures['open']:,}" in texts(panel) and ranking[0]["name"] in texts(panel)
+    # The page renders at the real now: other tests of the session may have added cases.
+    live = views.area_figures(demo, district, datetime.now(UTC))
+    assert f"{live['open']:,}" in texts(panel) and ranking[0]["name"] in texts(panel)
 
 
 def test_unknown_area_code_gives_a_clear_message_not_an_error(ctx: AppContext) -> None:
