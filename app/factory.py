@@ -18,6 +18,7 @@ from app.glyphs import install as install_glyphs
 from app.realtime import attach_socketio
 from app.runtime import engine_for
 from app.settings import Settings
+from app.style import install as install_style
 from callbacks import dispatch as dispatch_callbacks
 from callbacks import live as live_callbacks
 from callbacks import map as map_callbacks
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     server.register_blueprint(cases_api)
     server.register_blueprint(exports)
     install_glyphs(server, glyph_dir(settings.state_dir))
+    install_style(server, settings.basemap_url)
     server.extensions["gridwatch"] = ctx
     health.install(server)  # first: its clock times the whole request
     auth.install(server)

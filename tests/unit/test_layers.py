@@ -452,14 +452,11 @@ def test_unknown_language_is_refused() -> None:
 
 
 def test_basemap_is_offline_without_a_configured_url() -> None:
+    # This server's style (tests/unit/test_basemap_style.py): its tiles and glyphs only.
     style = basemap.map_style()
-    assert style["version"] == 8
-    # One empty inline source (never fetched), and nothing remote.
-    assert {k: v["type"] for k, v in style["sources"].items()} == {"empty": "geojson"}
-    assert style["sources"]["empty"]["data"]["features"] == []
-    assert [layer["type"] for layer in style["layers"]] == ["background"]
-    assert "glyphs" not in style and "sprite" not in style
-    assert "http" not in json.dumps(style)
+    assert style == "/basemap/style.json?lang=zh&theme=light"
+    served = json.dumps(basemap.basemap_style("http://127.0.0.1:8050/"))
+    assert served.count("http") == served.count("http://127.0.0.1:8050/")  # nothing remote
 
 
 def test_basemap_uses_the_configured_tile_server() -> None:
@@ -467,4 +464,4 @@ def test_basemap_uses_the_configured_tile_server() -> None:
     style = basemap.map_style(url)
     assert style["sources"]["basemap"] == {"type": "raster", "tiles": [url], "tileSize": 256}
     assert [layer["type"] for layer in style["layers"]] == ["background", "raster"]
-    assert "glyphs" not in style
+    assert "glyphs" not in style  # a raster basemap brings its own labels
