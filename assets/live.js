@@ -127,6 +127,7 @@
 
   Screen.prototype.loadSnapshot = function () {
     var self = this;
+    this.snapshotAt = Date.now();
     return fetch("/live/snapshot?area=" + encodeURIComponent(this.config.area),
                  { credentials: "same-origin" })
       .then(function (response) {
@@ -206,12 +207,16 @@
   Screen.prototype.catchUp = function () {
     var self = this;
     this.stats.catchUps += 1;
+    // Until it succeeds, the tick tries again (a reconnect can come before the network
+    // is really back, and no other batch may come to show the gap).
+    this.catchUpDue = true;
     return fetch("/live/feed?since=" + this.model.upto, { credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) { throw new Error("catch-up answered " + response.status); }
         return response.json();
       })
       .then(function (missed) {
+        self.catchUpDue = false;
         if (missed.reload) { return self.loadSnapshot(); }
         var out = self.model.apply({ after: missed.after, upto: missed.upto,
                                      entries: missed.entries }, Date.now());
@@ -289,7 +294,18 @@
   Screen.prototype.tick = function () {
     var self = this;
     return this.run(function () {
-      if (!self.ready) { return; }
+      if (!self.ready) {
+        // The snapshot failed (the network dropped as the page opened): try again.
+        if (Date.now() - (self.snapshotAt || 0) > 2000) {
+          self.snapshotAt = Date.now();
+          return self.loadSnapshot();
+        }
+        return;
+      }
+      if (self.catchUpDue && Date.now() - (self.catchUpAt || 0) > 2000) {
+        self.catchUpAt = Date.now();
+        return self.catchUp();
+      }
       var now = Date.now();
       var timed = self.model.tick(now);
       self.draw(timed);

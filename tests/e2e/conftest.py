@@ -185,7 +185,8 @@ class PageWatch:
     expected: list[str] = field(default_factory=list)  # console errors a test provokes
 
     def expect_error(self, fragment: str) -> None:
-        """Allow console errors containing ``fragment`` (e.g. a refused sign-in's 401)."""
+        """Allow console and page errors containing ``fragment`` (e.g. a refused
+        sign-in's 401)."""
         self.expected.append(fragment)
 
     def on_request(self, request: Request) -> None:
@@ -200,6 +201,8 @@ class PageWatch:
             self.errors.append(f"console: {message.text}" + (f" ({where})" if where else ""))
 
     def on_page_error(self, error: PlaywrightError) -> None:
+        if any(f in error.message for f in self.expected):
+            return
         self.errors.append(f"pageerror: {error.name}: {error.message}")
 
     def foreign_urls(self) -> list[str]:

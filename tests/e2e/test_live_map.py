@@ -81,6 +81,10 @@ def test_page_catches_up_after_the_socket_drops(
 ) -> None:
     # Offline on purpose: the socket's reconnect attempts fail until it is back.
     request.node.stash[WATCH].expect_error("ERR_INTERNET_DISCONNECTED")
+    # The basemap's tiles cannot load while offline: MapLibre logs each failed fetch (its
+    # minified AJAXError, "TT") and plotly rejects that redraw with "Map error.".
+    request.node.stash[WATCH].expect_error("TT")
+    request.node.stash[WATCH].expect_error("Map error")
     key = new_api_key("wechat")
     lon, lat = _grid_point(demo_engine, 900)
     page.goto(f"{live_server}/map?area=510108")
